@@ -1,0 +1,3 @@
+from quantum_grpc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The one place domain errors become gRPC statuses: a server interceptor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+
+from quantum_grpc.api.context import Context
+from quantum_grpc.errors import QuantumError, to_grpc_status
+
+if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+Unary: TypeAlias = "Callable[[Any, Context], Awaitable[Any]]"
+Stream: TypeAlias = "Callable[[Any, Context], AsyncIterator[Any]]"
+
+
+def _unary(behavior: Unary) -> Unary:
+    async def wrapped(request: Any, context: Context) -> Any:
+        try:
+            return await behavior(request, context)
+        except QuantumError as error:
+            await context.abort_with_status(to_grpc_status(error))
+
+    return wrapped
+
+
+def _stream(behavior: Stream) -> Stream:
+    async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
+        try:
+            async for item in behavior(request, context):
+                yield item
+        except QuantumError as error:
+            await context.abort_with_status(to_grpc_status(error))
+
+    return wrapped
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Turns a raised QuantumError into its status with ErrorInfo, for every RPC."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary), **codec)  # type: ignore[arg-type]
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(_stream(handler.unary_stream), **codec)  # type: ignore[arg-type]
+        return handler

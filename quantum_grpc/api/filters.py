@@ -1,0 +1,28 @@
+"""Request fields that need translating before the service sees them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
+from quantum_grpc._proto.quantum.v1 import port_pb2
+from quantum_grpc.service import validation as v
+from quantum_grpc.service.ports import Qos
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def status_filter(value: int, wrapper: EnumTypeWrapper, domain: type[E], field: str) -> E | None:
+    """The domain status a list filters on; None for UNSPECIFIED (any)."""
+    v.enum_field(value, wrapper.DESCRIPTOR, field)
+    if value == 0:
+        return None
+    prefix = wrapper.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
+    return domain(wrapper.Name(value).removeprefix(prefix))
+
+
+def qos_of(message: port_pb2.QosPolicy, present: bool) -> Qos | None:
+    """The QoS a request sets, or None when the field is absent."""
+    return Qos(message.rate_kbps, message.burst_kbytes) if present else None

@@ -1,0 +1,156 @@
+"""`quantum-grpc`: run the core (`serve`) and the shipped back-ends (`plugin sim`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from quantum_grpc import children
+from quantum_grpc.config import DEFAULT_LISTEN, BackendTarget, Settings, default_data_dir
+from quantum_grpc.server import build_server
+from quantum_grpc.service.status_rules import Readiness
+
+log = logging.getLogger("quantum_grpc")
+
+EXAMPLES = """\
+examples:
+  quantum-grpc serve                                  # SQLite + sim (mixed), 127.0.0.1:9696
+  quantum-grpc serve --sim-profile async --readiness reject
+  quantum-grpc serve --database-url postgresql://postgres@127.0.0.1/test \\
+                     --backend sim=127.0.0.1:9697
+  quantum-grpc plugin sim --listen 127.0.0.1:9697 --profile faulty --failure-rate 0.3
+"""
+
+
+def _backend(value: str) -> BackendTarget:
+    name, sep, target = value.partition("=")
+    if not sep or not name or not target:
+        raise argparse.ArgumentTypeError(f"expected NAME=HOST:PORT, got {value!r}")
+    return BackendTarget(name, target)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quantum-grpc",
+        description="The Quantum network API over gRPC.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the core",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--listen", default=DEFAULT_LISTEN, help=f"host:port (default {DEFAULT_LISTEN})"
+    )
+    serve.add_argument(
+        "--data-dir",
+        default=None,
+        help="where the SQLite file lives "
+        "(default $QUANTUM_DATA_DIR or ~/.local/share/quantum-grpc)",
+    )
+    serve.add_argument(
+        "--database-url", default=None, help="any SQLAlchemy URL (default: sqlite in --data-dir)"
+    )
+    serve.add_argument(
+        "--backend",
+        action="append",
+        type=_backend,
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="a back-end to dispatch to (repeatable; the first gets new networks); "
+        "without one, a sim back-end is started alongside",
+    )
+    serve.add_argument(
+        "--sim-profile",
+        default="mixed",
+        choices=["sync", "async", "mixed", "faulty"],
+        help="profile of the sim started when no --backend is given (default mixed)",
+    )
+    serve.add_argument(
+        "--readiness",
+        default="accept",
+        choices=[r.value for r in Readiness],
+        help="changes to resources not yet ready: accept (queue them) or reject",
+    )
+    serve.add_argument(
+        "--sync-wait",
+        type=float,
+        default=2.0,
+        help="seconds a mutation waits for its back-end's answer (default 2)",
+    )
+    serve.add_argument("--grace", type=float, default=5.0, help="shutdown grace in seconds")
+
+    plugin = commands.add_parser("plugin", help="run a back-end")
+    plugins = plugin.add_subparsers(dest="plugin", required=True)
+    from quantum_plugins.sim import cli as sim_cli
+
+    sim_cli.add_arguments(plugins.add_parser("sim", help="the simulated back-end"))
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or default_data_dir()
+    database_url = args.database_url or f"sqlite:///{data_dir}/quantum.db"
+    backends = list(args.backend)
+    child = None
+    if not backends:
+        child, port = await asyncio.to_thread(
+            children.spawn_plugin, ["sim", "--listen", "127.0.0.1:0", "--profile", args.sim_profile]
+        )
+        backends = [BackendTarget("sim", f"127.0.0.1:{port}")]
+    try:
+        settings = Settings(
+            database_url=database_url,
+            backends=tuple(backends),
+            listen=args.listen,
+            readiness=Readiness(args.readiness),
+            sync_wait=args.sync_wait,
+            grace=args.grace,
+        )
+        app = await build_server(settings)
+        described = ", ".join(f"{b.name} at {b.target}" for b in backends)
+        log.info(
+            "quantum-grpc listening on %s (database %s; back-end %s%s)",
+            app.address,
+            database_url,
+            described,
+            f", profile {args.sim_profile}" if child else "",
+        )
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("shutting down")
+        await app.stop()
+    finally:
+        if child is not None:
+            await asyncio.to_thread(children.stop, child)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `quantum-grpc` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "serve":
+        return asyncio.run(_serve(args))
+    from quantum_plugins.sim import cli as sim_cli
+
+    return sim_cli.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

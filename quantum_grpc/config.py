@@ -1,0 +1,66 @@
+"""Server configuration as frozen dataclasses, with the defaults `serve` uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from quantum_grpc.service.status_rules import Readiness
+
+DEFAULT_LISTEN = "127.0.0.1:9696"
+
+
+def default_data_dir() -> Path:
+    """Where `serve` keeps its SQLite file: $QUANTUM_DATA_DIR, else ~/.local/share."""
+    explicit = os.environ.get("QUANTUM_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "quantum-grpc"
+
+
+@dataclass(frozen=True)
+class BackendTarget:
+    """A back-end the core dispatches to: its name and gRPC target."""
+
+    name: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs to run.
+
+    Attributes:
+        listen: host:port for the API, StatusReporterService, health and reflection.
+        database_url: any SQLAlchemy URL; SQLite and PostgreSQL are tested.
+        backends: the back-ends; new networks go to the first one.
+        readiness: policy for changes to resources that are not ready yet (rule 6).
+        sync_wait: how long a mutation waits for its back-end call before answering
+            with the recorded state (a synchronous back-end answers well within it).
+        backend_call_timeout: deadline of each call to a back-end.
+        backend_retry_max: longest pause between retries of a failed back-end call.
+        health_retry: pause between attempts to follow a back-end's health.
+        reporter_target: the address back-ends push reports to; the listen address
+            when empty.
+        grace: seconds in-flight calls get on shutdown.
+        reflection: serve grpc.reflection so grpcurl and buf curl work.
+    """
+
+    database_url: str
+    backends: tuple[BackendTarget, ...]
+    listen: str = DEFAULT_LISTEN
+    readiness: Readiness = Readiness.ACCEPT
+    sync_wait: float = 2.0
+    backend_call_timeout: float = 5.0
+    backend_retry_max: float = 2.0
+    health_retry: float = 0.5
+    reporter_target: str = ""
+    grace: float = 5.0
+    reflection: bool = True
+
+    @property
+    def default_backend(self) -> str:
+        """The back-end new networks are given to."""
+        return self.backends[0].name

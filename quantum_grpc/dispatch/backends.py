@@ -1,0 +1,148 @@
+"""Links to back-ends: channels, the health they report, and what follows from it.
+
+The core follows each back-end's grpc.health.v1 Watch stream. When the stream breaks or
+says NOT_SERVING, the back-end's ports go link DOWN "backend unavailable" at once
+(rule 5) and dispatch to it pauses; when it serves again, the core introduces itself
+(DescribeBackend, which tells the back-end where to report), resynchronises from its
+status listing, and resumes dispatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, backend_pb2_grpc
+from quantum_grpc.config import BackendTarget
+from quantum_grpc.dispatch.resync import resync
+from quantum_grpc.errors import StorageUnavailable
+from quantum_grpc.service.reports import mark_backend_unavailable
+from quantum_grpc.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class BackendLink:
+    """One back-end: its stubs, whether it is ready, and the task following its health."""
+
+    def __init__(
+        self, target: BackendTarget, store: Store, *, call_timeout: float, retry: float
+    ) -> None:
+        self.name = target.name
+        self.target = target.target
+        self.channel = grpc.aio.insecure_channel(target.target)
+        self.backend = backend_pb2_grpc.BackendServiceStub(self.channel)
+        self._health = health_pb2_grpc.HealthStub(self.channel)
+        self._store = store
+        self._call_timeout = call_timeout
+        self._retry = retry
+        self.ready = asyncio.Event()
+        self.description: backend_pb2.DescribeBackendResponse | None = None
+        self._down_marked = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, reporter_target: str, core_id: str) -> None:
+        """Begin following the back-end's health."""
+        self._task = asyncio.create_task(self._follow(reporter_target, core_id))
+
+    async def close(self) -> None:
+        """Stop following and close the channel."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.channel.close()
+
+    async def _follow(self, reporter_target: str, core_id: str) -> None:
+        while True:
+            reason = "unreachable"
+            try:
+                stream = self._health.Watch(health_pb2.HealthCheckRequest(service=""))
+                async for answer in stream:
+                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                        if not self.ready.is_set():
+                            await self._up(reporter_target, core_id)
+                    else:
+                        await self._down("not serving")
+                reason = "health stream ended"
+            except grpc.aio.AioRpcError as exc:
+                reason = f"{exc.code().name}: {exc.details()}"
+            except StorageUnavailable:
+                reason = "database unavailable during resync"
+            await self._down(reason)
+            await asyncio.sleep(self._retry)
+
+    async def _up(self, reporter_target: str, core_id: str) -> None:
+        timeout = self._call_timeout
+        self.description = await self.backend.DescribeBackend(
+            backend_pb2.DescribeBackendRequest(reporter_target=reporter_target, core_id=core_id),
+            timeout=timeout,
+        )
+        if self.description.name != self.name:
+            log.warning(
+                "back-end at %s calls itself %r; the core knows it as %r",
+                self.target,
+                self.description.name,
+                self.name,
+            )
+        listing = await self.backend.ListStatus(backend_pb2.ListStatusRequest(), timeout=timeout)
+        tally, enqueued = await resync(self._store, self.name, listing.statuses)
+        self._down_marked = False
+        self.ready.set()
+        log.info(
+            "back-end %s at %s is up: %d status(es) applied, %d change(s) re-sent",
+            self.name,
+            self.target,
+            tally.applied,
+            enqueued,
+        )
+
+    async def _down(self, reason: str) -> None:
+        self.ready.clear()
+        if self._down_marked:
+            return
+        try:
+            async with self._store.write() as tx:
+                marked = await mark_backend_unavailable(tx, self.name)
+        except StorageUnavailable:
+            return
+        self._down_marked = True
+        log.warning(
+            "back-end %s at %s is unavailable (%s): %d port(s) marked link DOWN",
+            self.name,
+            self.target,
+            reason,
+            marked,
+        )
+
+
+class BackendLinks:
+    """Every back-end the core knows, by name."""
+
+    def __init__(
+        self, targets: Iterable[BackendTarget], store: Store, *, call_timeout: float, retry: float
+    ) -> None:
+        self._links = {
+            t.name: BackendLink(t, store, call_timeout=call_timeout, retry=retry) for t in targets
+        }
+
+    def get(self, name: str) -> BackendLink | None:
+        """The link to back-end ``name``, if configured."""
+        return self._links.get(name)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._links.values())
+
+    def start(self, reporter_target: str, core_id: str) -> None:
+        """Start following every back-end."""
+        for link in self._links.values():
+            link.start(reporter_target, core_id)
+
+    async def close(self) -> None:
+        """Stop every link."""
+        await asyncio.gather(*(link.close() for link in self._links.values()))

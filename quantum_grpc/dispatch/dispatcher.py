@@ -1,0 +1,187 @@
+"""The outbox dispatcher: hands recorded changes to back-ends, in order, exactly once.
+
+Changes with the same shard key (a network and its ports) go one at a time in the order
+they were recorded, so a back-end sees "create network, create port, plug" in that order
+even when the API accepted all three before the network was ready. A change leaves the
+outbox only when its back-end accepted it; until then it is retried with backoff, and
+after a crash it is found again on start (rule 2). The back-end recognises a retry by its
+operation id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import grpc
+from sqlalchemy import select, update
+
+from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
+from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
+from quantum_grpc._proto.quantum.v1 import backend_error_pb2
+from quantum_grpc.dispatch.backends import BackendLinks
+from quantum_grpc.errors import StorageUnavailable
+from quantum_grpc.service.reports import apply_status
+from quantum_grpc.store.models import OutboxRow
+from quantum_grpc.store.store import Store
+
+log = logging.getLogger(__name__)
+
+# Codes after which the same call may succeed later; anything else is the back-end
+# refusing the change, which the resource then shows as ERROR.
+RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.INTERNAL,
+}
+
+
+class Dispatcher:
+    """Drains the outbox; one task per shard key with pending changes."""
+
+    def __init__(
+        self,
+        store: Store,
+        links: BackendLinks,
+        *,
+        call_timeout: float,
+        retry_max: float,
+    ) -> None:
+        self._store = store
+        self._links = links
+        self._call_timeout = call_timeout
+        self._retry_max = retry_max
+        self._drains: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._done: dict[int, asyncio.Future[None]] = {}
+        self._closed = False
+        store.add_listener(self._on_commit)
+
+    def _on_commit(self, _head: int, entries: list[OutboxRow]) -> None:
+        loop = asyncio.get_running_loop()
+        for entry in entries:
+            self._done.setdefault(entry.id, loop.create_future())
+            self.kick(entry.shard_key)
+
+    async def start(self) -> None:
+        """Re-dispatch whatever the outbox still holds (after a crash or a stop)."""
+        async with self._store.read() as session:
+            keys = (await session.scalars(select(OutboxRow.shard_key).distinct())).all()
+        for key in keys:
+            self.kick(key)
+        if keys:
+            log.info("re-dispatching the outbox of %d network(s)", len(keys))
+
+    def kick(self, shard_key: str) -> None:
+        """Make sure the changes of ``shard_key`` are being dispatched."""
+        if self._closed:
+            return
+        task = self._drains.get(shard_key)
+        if task is not None and not task.done():
+            self._again.add(shard_key)
+            return
+        self._drains[shard_key] = asyncio.create_task(self._drain(shard_key))
+
+    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> None:
+        """Wait until ``entries`` were dispatched, or ``timeout`` seconds."""
+        waits = [self._done[e.id] for e in entries if e.id in self._done]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.gather(*waits)), timeout)
+
+    async def close(self) -> None:
+        """Stop dispatching; what is left stays in the outbox for the next start."""
+        self._closed = True
+        tasks = [t for t in self._drains.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drain(self, shard_key: str) -> None:
+        while True:
+            self._again.discard(shard_key)
+            try:
+                async with self._store.read() as session:
+                    entry = await session.scalar(
+                        select(OutboxRow)
+                        .where(OutboxRow.shard_key == shard_key)
+                        .order_by(OutboxRow.id)
+                        .limit(1)
+                    )
+            except StorageUnavailable:
+                await asyncio.sleep(self._retry_max)
+                continue
+            if entry is None:
+                if shard_key in self._again:
+                    continue
+                self._drains.pop(shard_key, None)
+                return
+            await self._deliver(entry)
+
+    async def _deliver(self, entry: OutboxRow) -> None:
+        delay = 0.05
+        request = backend_pb2.ApplyChangeRequest.FromString(entry.request)
+        while True:
+            link = self._links.get(entry.backend)
+            if link is None:
+                await self._finish(entry, _refusal(entry, f"unknown back-end {entry.backend!r}"))
+                return
+            await link.ready.wait()
+            try:
+                response = await link.backend.ApplyChange(request, timeout=self._call_timeout)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    await self._finish(
+                        entry, _refusal(entry, f"{exc.code().name}: {exc.details()}")
+                    )
+                    return
+                log.info("retrying %s in %.2fs: %s", entry.operation_id, delay, exc.code().name)
+                await self._note_attempt(entry, f"{exc.code().name}: {exc.details()}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+                continue
+            done = response.outcome == backend_pb2.APPLY_OUTCOME_DONE
+            await self._finish(entry, response.status if done else None)
+            return
+
+    async def _note_attempt(self, entry: OutboxRow, error: str) -> None:
+        with contextlib.suppress(StorageUnavailable):
+            async with self._store.write() as tx:
+                await tx.session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == entry.id)
+                    .values(attempts=OutboxRow.attempts + 1, last_error=error[:2000])
+                )
+
+    async def _finish(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> None:
+        while True:
+            try:
+                async with self._store.write() as tx:
+                    if await tx.remove_outbox(entry.id) and status is not None:
+                        await apply_status(tx, entry.backend, status)
+                break
+            except StorageUnavailable:
+                # The change reached the back-end; keep trying to record that, since a
+                # re-dispatch after restart would be a harmless retry by operation id.
+                await asyncio.sleep(self._retry_max)
+        future = self._done.pop(entry.id, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+
+def _refusal(entry: OutboxRow, message: str) -> rs.ResourceStatus:
+    """The report a refused change amounts to: ERROR at the change's generation."""
+    log.warning("back-end %s refused %s: %s", entry.backend, entry.operation_id, message)
+    return rs.ResourceStatus(
+        kind=f"RESOURCE_KIND_{entry.resource_kind}",
+        resource_id=entry.resource_id,
+        generation=entry.generation,
+        state=rs.OBSERVED_STATE_ERROR,
+        error=backend_error_pb2.BackendError(code="BACKEND_REFUSED", message=message),
+    )

@@ -1,0 +1,217 @@
+"""The error catalogue shared by the server and the SDK.
+
+Every error the API returns is a :class:`QuantumError` subclass that declares its gRPC
+code and its ``google.rpc.ErrorInfo`` reason. The server turns a raised error into a
+``google.rpc.Status`` in one place (the API's error interceptor); the SDK turns a received
+status back into the same class, keyed by reason, never by message. This module must not
+import anything server-side (no SQLAlchemy), so the SDK can depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+ERROR_DOMAIN = "quantum.v1"
+
+__all__ = [
+    "ERROR_DOMAIN",
+    "AlreadyAttached",
+    "AttachmentNotFound",
+    "BackendNotOwner",
+    "InvalidArgument",
+    "NetworkInUse",
+    "NetworkNotFound",
+    "PortInUse",
+    "PortNotFound",
+    "QuantumError",
+    "ResourceDeleting",
+    "ResourceNotReady",
+    "RevisionMismatch",
+    "StorageUnavailable",
+    "TenantMismatch",
+    "TenantRequired",
+    "error_from_rpc",
+    "to_grpc_status",
+]
+
+
+class QuantumError(Exception):
+    """Root of every error the Quantum API returns.
+
+    Attributes:
+        code: The gRPC status code clients receive.
+        reason: The ``ErrorInfo.reason``, stable and machine-readable.
+        message: What went wrong and, where possible, what to fix.
+        field: The request field at fault, reported as a ``BadRequest`` violation.
+        metadata: Extra ``ErrorInfo.metadata`` entries (ids, revisions).
+    """
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    reason: str = "UNKNOWN"
+
+    def __init__(
+        self, message: str, *, field: str = "", metadata: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.metadata: dict[str, str] = dict(metadata or {})
+
+    def __str__(self) -> str:
+        return f"{self.code.name} {self.reason}: {self.message}"
+
+
+class InvalidArgument(QuantumError):
+    """Bad input (Quantum's RequestedStateInvalid and malformed requests)."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+
+class NetworkNotFound(QuantumError):
+    """The network does not exist or belongs to another tenant."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "NETWORK_NOT_FOUND"
+
+
+class PortNotFound(QuantumError):
+    """The port does not exist, is on another network, or belongs to another tenant."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "PORT_NOT_FOUND"
+
+
+class AttachmentNotFound(QuantumError):
+    """Nothing is plugged into the port."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "ATTACHMENT_NOT_FOUND"
+
+
+class NetworkInUse(QuantumError):
+    """The network still has a port with an attachment."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "NETWORK_IN_USE"
+
+
+class PortInUse(QuantumError):
+    """The port has an attachment (deleting it, or plugging another interface)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "PORT_IN_USE"
+
+
+class AlreadyAttached(QuantumError):
+    """The interface is already plugged into another port."""
+
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "ALREADY_ATTACHED"
+
+
+class ResourceNotReady(QuantumError):
+    """The resource is not yet ready and the policy (or the request) is strict."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "RESOURCE_NOT_READY"
+
+
+class ResourceDeleting(QuantumError):
+    """The resource is being deleted; only reads are allowed."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "RESOURCE_DELETING"
+
+
+class RevisionMismatch(QuantumError):
+    """The expected revision is not the resource's current revision."""
+
+    code = grpc.StatusCode.ABORTED
+    reason = "REVISION_MISMATCH"
+
+
+class TenantRequired(QuantumError):
+    """The call carries no ``x-tenant-id`` metadata."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "TENANT_REQUIRED"
+
+
+class TenantMismatch(QuantumError):
+    """The request names a tenant other than the caller's."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "TENANT_MISMATCH"
+
+
+class BackendNotOwner(QuantumError):
+    """A back-end reported about a resource it does not own."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "BACKEND_NOT_OWNER"
+
+
+class StorageUnavailable(QuantumError):
+    """The database cannot be reached or written; nothing was changed."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "STORAGE_UNAVAILABLE"
+
+
+def _catalogue() -> dict[str, type[QuantumError]]:
+    found: dict[str, type[QuantumError]] = {}
+    pending: list[type[QuantumError]] = [QuantumError]
+    while pending:
+        cls = pending.pop()
+        found[cls.reason] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def to_grpc_status(error: QuantumError) -> grpc.Status:
+    """Encode an error as a gRPC status with ErrorInfo (and BadRequest when a field is named)."""
+    status = status_pb2.Status(code=getattr(code_pb2, error.code.name), message=error.message)
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
+    info.metadata.update(error.metadata)
+    status.details.add().Pack(info)
+    if error.field:
+        bad = error_details_pb2.BadRequest()
+        bad.field_violations.add(field=error.field, description=error.message)
+        status.details.add().Pack(bad)
+    result: grpc.Status = rpc_status.to_status(status)
+    return result
+
+
+def error_from_rpc(error: grpc.RpcError) -> QuantumError:
+    """Decode a received gRPC error into the catalogue's class for its ErrorInfo reason.
+
+    Errors without an ErrorInfo from this domain (a proxy's UNAVAILABLE, a deadline) become
+    a plain :class:`QuantumError` carrying the received code.
+    """
+    status = rpc_status.from_call(error) if isinstance(error, grpc.Call) else None
+    message = error.details() if isinstance(error, grpc.Call) else str(error)
+    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+    reason, field, metadata = "", "", {}
+    details: list[Any] = list(status.details) if status is not None else []
+    for detail in details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == ERROR_DOMAIN:
+                reason, metadata = info.reason, dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            field = bad.field_violations[0].field if bad.field_violations else ""
+    cls = _catalogue().get(reason)
+    if cls is None:
+        generic = QuantumError(message or code.name, field=field, metadata=metadata)
+        generic.code = code
+        return generic
+    return cls(message or "", field=field, metadata=metadata)

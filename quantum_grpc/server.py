@@ -1,0 +1,154 @@
+"""Assemble the core: database, dispatch, back-end links, servicers, health, reflection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from quantum_grpc._proto.quantum.plugin.v1 import status_reporter_pb2, status_reporter_pb2_grpc
+from quantum_grpc._proto.quantum.v1 import (
+    attachment_service_pb2,
+    attachment_service_pb2_grpc,
+    network_service_pb2,
+    network_service_pb2_grpc,
+    port_service_pb2,
+    port_service_pb2_grpc,
+)
+from quantum_grpc.api.attachments import AttachmentServicer
+from quantum_grpc.api.errors import ErrorInterceptor
+from quantum_grpc.api.networks import NetworkServicer
+from quantum_grpc.api.ports import PortServicer
+from quantum_grpc.api.reporter import StatusReporterServicer
+from quantum_grpc.config import Settings
+from quantum_grpc.dispatch.backends import BackendLinks
+from quantum_grpc.dispatch.dispatcher import Dispatcher
+from quantum_grpc.service.core import Core
+from quantum_grpc.store.engine import create_engine, is_sqlite, upgrade
+from quantum_grpc.store.store import Store
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    network_service_pb2.DESCRIPTOR.services_by_name["NetworkService"].full_name,
+    port_service_pb2.DESCRIPTOR.services_by_name["PortService"].full_name,
+    attachment_service_pb2.DESCRIPTOR.services_by_name["AttachmentService"].full_name,
+    status_reporter_pb2.DESCRIPTOR.services_by_name["StatusReporterService"].full_name,
+)
+DATABASE_CHECK_INTERVAL = 2.0
+
+
+def _reachable(listen: str, port: int) -> str:
+    """The address back-ends should report to, given what we bound."""
+    host = listen.rsplit(":", 1)[0]
+    if host in ("", "0.0.0.0", "[::]"):
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+@dataclass
+class App:
+    """A running core; ``stop`` shuts it down gracefully."""
+
+    server: grpc.aio.Server
+    port: int
+    store: Store
+    core: Core
+    dispatcher: Dispatcher
+    links: BackendLinks
+    health: health.aio.HealthServicer
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        """host:port clients can dial."""
+        return _reachable(self.core.settings.listen, self.port)
+
+    async def set_serving(self, serving: bool) -> None:
+        """Flip every health entry (the overall "" one included)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING first (so a mesh drains us), then stop, then release everything."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.core.settings.grace if grace is None else grace)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.dispatcher.close()
+        await self.links.close()
+        await self.store.close()
+
+
+async def _watch_database(app: App) -> None:
+    serving = True
+    while True:
+        await asyncio.sleep(DATABASE_CHECK_INTERVAL)
+        ok = await app.store.ping()
+        if ok != serving:
+            log.warning("database is %s", "reachable again" if ok else "unreachable: NOT_SERVING")
+            await app.set_serving(ok)
+            serving = ok
+
+
+async def build_server(settings: Settings) -> App:
+    """Migrate the database, then start a core listening on ``settings.listen``."""
+    await asyncio.to_thread(upgrade, settings.database_url)
+    store = Store(
+        create_engine(settings.database_url), serialize_writes=is_sqlite(settings.database_url)
+    )
+    links = BackendLinks(
+        settings.backends,
+        store,
+        call_timeout=settings.backend_call_timeout,
+        retry=settings.health_retry,
+    )
+    dispatcher = Dispatcher(
+        store,
+        links,
+        call_timeout=settings.backend_call_timeout,
+        retry_max=settings.backend_retry_max,
+    )
+    core = Core(store, settings, dispatcher)
+    server = grpc.aio.server(
+        interceptors=[ErrorInterceptor()],
+        options=[
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.max_connection_age_ms", 30 * 60 * 1000),
+            ("grpc.max_connection_age_grace_ms", 60_000),
+        ],
+    )
+    network_service_pb2_grpc.add_NetworkServiceServicer_to_server(NetworkServicer(core), server)
+    port_service_pb2_grpc.add_PortServiceServicer_to_server(PortServicer(core), server)
+    attachment_service_pb2_grpc.add_AttachmentServiceServicer_to_server(
+        AttachmentServicer(core), server
+    )
+    status_reporter_pb2_grpc.add_StatusReporterServiceServicer_to_server(
+        StatusReporterServicer(store, frozenset(b.name for b in settings.backends)), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+    port = server.add_insecure_port(settings.listen)
+    await server.start()
+    app = App(server, port, store, core, dispatcher, links, health_servicer)
+    await app.set_serving(True)
+    links.start(settings.reporter_target or app.address, f"core-{uuid.uuid4().hex[:8]}")
+    await dispatcher.start()
+    app.tasks.append(asyncio.create_task(_watch_database(app)))
+    return app

@@ -1,0 +1,36 @@
+"""Who is calling: the tenant every request is scoped to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quantum_grpc.errors import TenantMismatch
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The caller's tenant and whether it may act for every tenant."""
+
+    tenant_id: str
+    admin: bool = False
+
+    def acting_tenant(self, requested: str) -> str:
+        """The tenant a request acts for: the caller's own unless an admin names another."""
+        if not requested or requested == self.tenant_id:
+            return self.tenant_id
+        if self.admin:
+            return requested
+        raise TenantMismatch(
+            f"tenant_id '{requested}' is not the caller's tenant '{self.tenant_id}'",
+            field="tenant_id",
+        )
+
+    def listing_tenant(self, requested: str) -> str | None:
+        """The tenant a list is limited to; None (every tenant) for an admin naming none."""
+        if not requested and self.admin:
+            return None
+        return self.acting_tenant(requested)
+
+    def sees(self, tenant_id: str) -> bool:
+        """Whether a resource of ``tenant_id`` is visible to this caller."""
+        return self.admin or tenant_id == self.tenant_id

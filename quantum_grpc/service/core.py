@@ -1,0 +1,129 @@
+"""What every service operation shares: dependencies, lookups and the common checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quantum_grpc.config import Settings
+from quantum_grpc.errors import (
+    NetworkNotFound,
+    PortNotFound,
+    ResourceDeleting,
+    ResourceNotReady,
+    RevisionMismatch,
+)
+from quantum_grpc.service.caller import Caller
+from quantum_grpc.service.status_rules import (
+    AttachmentStatus,
+    LinkStatus,
+    PortFacts,
+    Readiness,
+    derive_port_status,
+)
+from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.store import Resource, Store, Tx
+
+
+class Settler(Protocol):
+    """Waits, for a bounded time, until recorded changes reached their back-end."""
+
+    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> None:
+        """Return once every entry was dispatched, or after ``timeout`` seconds."""
+
+
+class _NoDispatch:
+    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> None:
+        return None
+
+
+@dataclass
+class Core:
+    """The service's dependencies."""
+
+    store: Store
+    settings: Settings
+    dispatch: Settler = field(default_factory=_NoDispatch)
+
+    async def settle(self, tx: Tx) -> None:
+        """Give a synchronous back-end the time to answer before we respond (rule 1)."""
+        if tx.outbox:
+            await self.dispatch.settle(tx.outbox, self.settings.sync_wait)
+
+    def strict(self, require_ready: bool) -> bool:
+        """Whether a change to a not-ready resource must be refused (rule 6)."""
+        return require_ready or self.settings.readiness is Readiness.REJECT
+
+
+async def find_network(
+    session: AsyncSession, caller: Caller, network_id: str, *, lock: bool = False
+) -> NetworkRow:
+    """The caller's network, else NOT_FOUND (another tenant's network is never visible)."""
+    query = select(NetworkRow).where(NetworkRow.id == network_id)
+    row = await session.scalar(query.with_for_update() if lock else query)
+    if row is None or not caller.sees(row.tenant_id):
+        raise NetworkNotFound(f"network {network_id} not found", field="network_id")
+    return row
+
+
+async def find_port(
+    session: AsyncSession, caller: Caller, port_id: str, network_id: str = "", *, lock: bool = False
+) -> PortRow:
+    """The caller's port (on ``network_id`` when given), else NOT_FOUND."""
+    query = select(PortRow).where(PortRow.id == port_id)
+    row = await session.scalar(query.with_for_update() if lock else query)
+    if row is None or not caller.sees(row.tenant_id) or network_id not in ("", row.network_id):
+        where = f" on network {network_id}" if network_id else ""
+        raise PortNotFound(f"port {port_id} not found{where}", field="port_id")
+    return row
+
+
+async def attachment_of(session: AsyncSession, port_id: str) -> AttachmentRow | None:
+    """The attachment of a port, if any."""
+    return await session.scalar(select(AttachmentRow).where(AttachmentRow.port_id == port_id))
+
+
+def check_revision(row: Resource, expected: int) -> None:
+    """Compare-and-swap (rule 7): refuse when the resource changed since ``expected``."""
+    if expected and expected != row.revision:
+        raise RevisionMismatch(
+            f"expected revision {expected} but the resource is at revision {row.revision}; "
+            "read it again and retry",
+            field="expected_revision",
+            metadata={"current_revision": str(row.revision)},
+        )
+
+
+def check_not_deleting(row: Resource, what: str) -> None:
+    """Only reads are allowed on a resource being deleted."""
+    if row.deleting:
+        raise ResourceDeleting(f"{what} {row.id} is being deleted", metadata={"id": row.id})
+
+
+def check_ready(ready: bool, strict: bool, what: str, row: Resource) -> None:
+    """Refuse a change to a resource that is not ready when the policy is strict."""
+    if strict and not ready:
+        raise ResourceNotReady(
+            f"{what} {row.id} is {row.status}, not ready; wait for it (WatchStatus) or "
+            "send the change without require_ready under the accept policy",
+            metadata={"id": row.id, "status": row.status},
+        )
+
+
+def port_status(port: PortRow, attachment: AttachmentRow | None) -> str:
+    """The derived status of a port given its attachment (rule: never guessed)."""
+    attachment_status = None
+    if attachment is not None and not attachment.deleting:
+        attachment_status = AttachmentStatus(attachment.status)
+    facts = PortFacts(
+        create_confirmed=port.create_confirmed,
+        failed=port.failed,
+        admin_state_up=port.admin_state_up,
+        link_status=LinkStatus(port.link_status),
+        attachment_status=attachment_status,
+    )
+    return derive_port_status(facts).value

@@ -1,0 +1,220 @@
+"""Port operations."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
+from quantum_grpc.errors import PortInUse
+from quantum_grpc.service import validation as v
+from quantum_grpc.service.caller import Caller
+from quantum_grpc.service.changes import port_change
+from quantum_grpc.service.core import (
+    Core,
+    attachment_of,
+    check_not_deleting,
+    check_ready,
+    check_revision,
+    find_network,
+    find_port,
+    port_status,
+)
+from quantum_grpc.service.status_rules import (
+    REASON_NO_ATTACHMENT,
+    LinkStatus,
+    NetworkStatus,
+    PortStatus,
+    network_is_ready,
+    port_is_ready,
+)
+from quantum_grpc.store.models import NetworkRow, PortRow
+from quantum_grpc.store.store import EventKind
+
+
+@dataclass(frozen=True)
+class Qos:
+    """A requested QoS policy; a rate of 0 means no limit."""
+
+    rate_kbps: int
+    burst_kbytes: int
+
+
+async def get_port(
+    core: Core, caller: Caller, tenant_id: str, port_id: str, network_id: str = ""
+) -> PortRow:
+    """One port of the caller's tenant."""
+    caller.acting_tenant(tenant_id)
+    port_id = v.uuid_field(port_id, "port_id")
+    network_id = v.optional_uuid(network_id, "network_id")
+    async with core.store.read() as session:
+        return await find_port(session, caller, port_id, network_id)
+
+
+async def list_ports(
+    core: Core,
+    caller: Caller,
+    *,
+    tenant_id: str,
+    network_id: str,
+    page_size: int,
+    page_token: str,
+    status: PortStatus | None,
+) -> tuple[list[PortRow], str]:
+    """A page of ports, oldest first, and the token for the next page."""
+    tenant = caller.listing_tenant(tenant_id)
+    network_id = v.optional_uuid(network_id, "network_id")
+    filters: dict[str, object] = {"tenant": tenant, "network": network_id, "status": status}
+    size, after = v.page(page_size, page_token, filters)
+    query = select(PortRow).where(PortRow.create_revision > after)
+    if tenant is not None:
+        query = query.where(PortRow.tenant_id == tenant)
+    if status is not None:
+        query = query.where(PortRow.status == status.value)
+    async with core.store.read() as session:
+        if network_id:
+            await find_network(session, caller, network_id)
+            query = query.where(PortRow.network_id == network_id)
+        query = query.order_by(PortRow.create_revision).limit(size + 1)
+        rows = list((await session.scalars(query)).all())
+    token = v.next_page_token(rows[size - 1].create_revision, filters) if len(rows) > size else ""
+    return rows[:size], token
+
+
+async def create_port(
+    core: Core,
+    caller: Caller,
+    *,
+    tenant_id: str,
+    network_id: str,
+    admin_state_up: bool,
+    qos: Qos | None,
+    request_id: str,
+    require_ready: bool,
+) -> PortRow:
+    """Record a new port on a network and hand it to the network's back-end."""
+    tenant = caller.acting_tenant(tenant_id)
+    network_id = v.uuid_field(network_id, "network_id")
+    request_id = v.optional_uuid(request_id, "request_id")
+    rate, burst = v.qos(qos.rate_kbps, qos.burst_kbytes) if qos else (0, 0)
+    async with core.store.write() as tx:
+        if request_id:
+            existing = await tx.session.scalar(
+                select(PortRow).where(PortRow.tenant_id == tenant, PortRow.request_id == request_id)
+            )
+            if existing is not None:
+                return existing
+        network: NetworkRow = await find_network(tx.session, caller, network_id, lock=True)
+        check_not_deleting(network, "network")
+        ready = network_is_ready(NetworkStatus(network.status), network.deleting)
+        check_ready(ready, core.strict(require_ready), "network", network)
+        row = PortRow(
+            id=str(uuid.uuid4()),
+            tenant_id=network.tenant_id,
+            network_id=network.id,
+            backend=network.backend,
+            admin_state_up=admin_state_up,
+            qos_rate_kbps=rate,
+            qos_burst_kbytes=burst,
+            interface_id="",
+            status=PortStatus.PROVISIONING.value,
+            link_status=LinkStatus.DOWN.value,
+            link_status_reason=REASON_NO_ATTACHMENT,
+            create_confirmed=False,
+            failed=False,
+            request_id=request_id or None,
+            generation=1,
+            observed_generation=0,
+            error_code="",
+            error_message="",
+            deleting=False,
+        )
+        await tx.record(row, EventKind.ADDED)
+        tx.enqueue(
+            row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_CREATE)
+        )
+    await core.settle(tx)
+    return await get_port(core, caller, tenant, row.id)
+
+
+async def update_port(
+    core: Core,
+    caller: Caller,
+    *,
+    tenant_id: str,
+    network_id: str,
+    port_id: str,
+    admin_state_up: bool | None,
+    qos: Qos | None,
+    expected_revision: int,
+    require_ready: bool,
+) -> PortRow:
+    """Change a port's admin state or QoS; the status follows at once where it can."""
+    caller.acting_tenant(tenant_id)
+    port_id = v.uuid_field(port_id, "port_id")
+    network_id = v.optional_uuid(network_id, "network_id")
+    expected = v.expected_revision(expected_revision)
+    rate_burst = v.qos(qos.rate_kbps, qos.burst_kbytes) if qos else None
+    async with core.store.write() as tx:
+        row = await find_port(tx.session, caller, port_id, network_id, lock=True)
+        check_revision(row, expected)
+        check_not_deleting(row, "port")
+        ready = port_is_ready(row.create_confirmed, row.failed, row.deleting)
+        check_ready(ready, core.strict(require_ready), "port", row)
+        before = (row.admin_state_up, row.qos_rate_kbps, row.qos_burst_kbytes)
+        if admin_state_up is not None:
+            row.admin_state_up = admin_state_up
+        if rate_burst is not None:
+            row.qos_rate_kbps, row.qos_burst_kbytes = rate_burst
+        if (row.admin_state_up, row.qos_rate_kbps, row.qos_burst_kbytes) == before:
+            return row
+        row.generation += 1
+        # A new change leaves ERROR (the back-end will say how this one went).
+        row.failed = False
+        row.error_code = row.error_message = ""
+        row.status = port_status(row, await attachment_of(tx.session, row.id))
+        await tx.record(row, EventKind.MODIFIED)
+        tx.enqueue(
+            row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_UPDATE)
+        )
+    await core.settle(tx)
+    return await get_port(core, caller, tenant_id, port_id)
+
+
+async def delete_port(
+    core: Core,
+    caller: Caller,
+    *,
+    tenant_id: str,
+    network_id: str,
+    port_id: str,
+    expected_revision: int,
+) -> tuple[PortRow, bool]:
+    """Delete a port without an attachment; returns its last snapshot and whether it is gone."""
+    caller.acting_tenant(tenant_id)
+    port_id = v.uuid_field(port_id, "port_id")
+    network_id = v.optional_uuid(network_id, "network_id")
+    expected = v.expected_revision(expected_revision)
+    async with core.store.write() as tx:
+        row = await find_port(tx.session, caller, port_id, network_id, lock=True)
+        check_revision(row, expected)
+        if row.deleting:
+            return row, False
+        attachment = await attachment_of(tx.session, row.id)
+        if attachment is not None and not attachment.deleting:
+            raise PortInUse(
+                f"port {row.id} has interface {attachment.interface_id} plugged; unplug it first",
+                metadata={"interface_id": attachment.interface_id},
+            )
+        row.deleting = True
+        row.generation += 1
+        await tx.record(row, EventKind.MODIFIED)
+        tx.enqueue(
+            row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_DELETE)
+        )
+    await core.settle(tx)
+    async with core.store.read() as session:
+        current = await session.get(PortRow, port_id)
+    return (current, False) if current is not None else (row, True)

@@ -1,0 +1,216 @@
+"""Apply back-end status reports to observed state (DESIGN §2 rule 4).
+
+A report is taken only from the back-end that owns the resource and only for the
+resource's current generation: an older one is stale and ignored, a newer one is
+impossible and rejected. A report that changes nothing (a periodic re-assertion) makes no
+event; one that changes anything makes exactly one event per resource it changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import select
+
+from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
+from quantum_grpc._proto.quantum.v1 import port_pb2
+from quantum_grpc.service.core import attachment_of, port_status
+from quantum_grpc.service.status_rules import (
+    REASON_BACKEND_UNAVAILABLE,
+    REASON_NO_ATTACHMENT,
+    AttachmentStatus,
+    LinkStatus,
+    NetworkStatus,
+)
+from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
+from quantum_grpc.store.store import EventKind, Tx
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(Enum):
+    """What became of one report."""
+
+    APPLIED = "applied"
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+
+
+@dataclass
+class Tally:
+    """Counts of report outcomes, as ReportStatusResponse carries them."""
+
+    applied: int = 0
+    ignored: int = 0
+    rejected: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        """Count one outcome."""
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+async def apply_statuses(tx: Tx, backend: str, statuses: Iterable[rs.ResourceStatus]) -> Tally:
+    """Apply a batch of reports from ``backend`` in order, inside ``tx``."""
+    tally = Tally()
+    for status in statuses:
+        tally.add(await apply_status(tx, backend, status))
+    return tally
+
+
+async def apply_status(tx: Tx, backend: str, status: rs.ResourceStatus) -> Outcome:
+    """Apply one report from ``backend``."""
+    row: NetworkRow | PortRow | None
+    if status.kind == rs.RESOURCE_KIND_NETWORK:
+        row = await tx.session.get(NetworkRow, status.resource_id)
+    elif status.kind == rs.RESOURCE_KIND_PORT:
+        row = await tx.session.get(PortRow, status.resource_id)
+    else:
+        return _reject(backend, status, "unknown resource kind")
+    if row is None or status.state == rs.OBSERVED_STATE_PENDING:
+        return Outcome.IGNORED
+    if row.backend != backend:
+        return _reject(backend, status, f"the resource belongs to back-end {row.backend!r}")
+    if status.generation < row.generation:
+        return Outcome.IGNORED
+    if status.generation > row.generation:
+        return _reject(backend, status, f"generation ahead of the core's {row.generation}")
+    if isinstance(row, NetworkRow):
+        return await _apply_network(tx, row, status)
+    return await _apply_port(tx, row, status)
+
+
+def _reject(backend: str, status: rs.ResourceStatus, why: str) -> Outcome:
+    log.warning(
+        "rejected report from %s about %s %s (generation %d): %s",
+        backend,
+        rs.ResourceKind.Name(status.kind),
+        status.resource_id,
+        status.generation,
+        why,
+    )
+    return Outcome.REJECTED
+
+
+async def _apply_network(tx: Tx, row: NetworkRow, status: rs.ResourceStatus) -> Outcome:
+    if status.state == rs.OBSERVED_STATE_DELETED:
+        if not row.deleting:
+            return _reject(row.backend, status, "deleted without a delete")
+        ports = (
+            await tx.session.scalars(select(PortRow).where(PortRow.network_id == row.id))
+        ).all()
+        for port in ports:
+            await _delete_port(tx, port)
+        await tx.record(row, EventKind.DELETED)
+        return Outcome.APPLIED
+    before = (row.status, row.error_code, row.error_message)
+    if status.state == rs.OBSERVED_STATE_READY:
+        if row.deleting:
+            return Outcome.IGNORED
+        row.status, row.error_code, row.error_message = NetworkStatus.AVAILABLE.value, "", ""
+    elif status.state == rs.OBSERVED_STATE_ERROR:
+        row.status = NetworkStatus.ERROR.value
+        row.error_code, row.error_message = status.error.code, status.error.message
+    row.observed_generation = status.generation
+    if (row.status, row.error_code, row.error_message) == before:
+        return Outcome.IGNORED
+    await tx.record(row, EventKind.MODIFIED)
+    return Outcome.APPLIED
+
+
+async def _delete_port(tx: Tx, port: PortRow) -> None:
+    attachment = await attachment_of(tx.session, port.id)
+    if attachment is not None:
+        await tx.record(attachment, EventKind.DELETED)
+    await tx.record(port, EventKind.DELETED)
+
+
+def _port_fields(port: PortRow) -> tuple[object, ...]:
+    return (
+        port.status,
+        port.link_status,
+        port.link_status_reason,
+        port.create_confirmed,
+        port.failed,
+        port.error_code,
+        port.error_message,
+    )
+
+
+async def _apply_port(tx: Tx, port: PortRow, status: rs.ResourceStatus) -> Outcome:
+    if status.state == rs.OBSERVED_STATE_DELETED:
+        if not port.deleting:
+            return _reject(port.backend, status, "deleted without a delete")
+        await _delete_port(tx, port)
+        return Outcome.APPLIED
+    before = _port_fields(port)
+    attachment = await attachment_of(tx.session, port.id)
+    covers = attachment is not None and status.generation >= attachment.generation
+    changed = False
+    if status.state == rs.OBSERVED_STATE_READY:
+        port.create_confirmed, port.failed = True, False
+        port.error_code = port.error_message = ""
+        if attachment is not None and covers and attachment.deleting:
+            await tx.record(attachment, EventKind.DELETED)
+            attachment = None
+        elif attachment is not None and covers:
+            changed = await _set_attachment(tx, attachment, AttachmentStatus.AVAILABLE, "", "")
+    elif status.state == rs.OBSERVED_STATE_ERROR:
+        port.failed = True
+        port.error_code, port.error_message = status.error.code, status.error.message
+        if attachment is not None and covers and not attachment.deleting:
+            changed = await _set_attachment(
+                tx, attachment, AttachmentStatus.ERROR, status.error.code, status.error.message
+            )
+    port.observed_generation = status.generation
+    if status.link_status != port_pb2.LINK_STATUS_UNSPECIFIED:
+        link = LinkStatus(port_pb2.LinkStatus.Name(status.link_status).removeprefix("LINK_STATUS_"))
+        port.link_status = link.value
+        port.link_status_reason = "" if link is LinkStatus.UP else status.link_status_reason
+    elif attachment is None:
+        port.link_status, port.link_status_reason = LinkStatus.DOWN.value, REASON_NO_ATTACHMENT
+    port.status = port_status(port, attachment)
+    if _port_fields(port) != before:
+        await tx.record(port, EventKind.MODIFIED)
+        return Outcome.APPLIED
+    return Outcome.APPLIED if changed else Outcome.IGNORED
+
+
+async def _set_attachment(
+    tx: Tx, attachment: AttachmentRow, new: AttachmentStatus, code: str, message: str
+) -> bool:
+    if (attachment.status, attachment.error_code, attachment.error_message) == (
+        new.value,
+        code,
+        message,
+    ):
+        return False
+    attachment.status, attachment.error_code, attachment.error_message = new.value, code, message
+    await tx.record(attachment, EventKind.MODIFIED)
+    return True
+
+
+async def mark_backend_unavailable(tx: Tx, backend: str) -> int:
+    """Liveness is status (rule 5): every port of ``backend`` goes link DOWN; returns how many."""
+    ports = (
+        await tx.session.scalars(
+            select(PortRow).where(PortRow.backend == backend, PortRow.deleting.is_(False))
+        )
+    ).all()
+    marked = 0
+    for port in ports:
+        if (port.link_status, port.link_status_reason) == (
+            LinkStatus.DOWN.value,
+            REASON_BACKEND_UNAVAILABLE,
+        ):
+            continue
+        port.link_status, port.link_status_reason = (
+            LinkStatus.DOWN.value,
+            REASON_BACKEND_UNAVAILABLE,
+        )
+        port.status = port_status(port, await attachment_of(tx.session, port.id))
+        await tx.record(port, EventKind.MODIFIED)
+        marked += 1
+    return marked

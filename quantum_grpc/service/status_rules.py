@@ -1,0 +1,99 @@
+"""Pure status rules: the values each status can take, the port derivation and readiness.
+
+No I/O here. The store calls these when it writes; tests call them directly. DESIGN.md §2
+is the source of every rule in this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class NetworkStatus(StrEnum):
+    """Observed status of a network."""
+
+    PROVISIONING = "PROVISIONING"
+    AVAILABLE = "AVAILABLE"
+    ERROR = "ERROR"
+
+
+class PortStatus(StrEnum):
+    """Derived status of a port."""
+
+    PROVISIONING = "PROVISIONING"
+    DOWN = "DOWN"
+    ACTIVE = "ACTIVE"
+    ERROR = "ERROR"
+
+
+class AttachmentStatus(StrEnum):
+    """Observed status of an attachment."""
+
+    PROVISIONING = "PROVISIONING"
+    AVAILABLE = "AVAILABLE"
+    ERROR = "ERROR"
+
+
+class LinkStatus(StrEnum):
+    """Logical link status of a port."""
+
+    UP = "UP"
+    DOWN = "DOWN"
+    UNKNOWN = "UNKNOWN"
+
+
+class ObservedState(StrEnum):
+    """What a back-end reached for one generation of a resource."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    ERROR = "ERROR"
+    DELETED = "DELETED"
+
+
+class Readiness(StrEnum):
+    """Server policy for changes to resources that are not yet ready (DESIGN §2 rule 6)."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+# Reasons the core itself gives for a link that is not UP; back-ends add their own.
+REASON_NO_ATTACHMENT = "no attachment"
+REASON_BACKEND_UNAVAILABLE = "backend unavailable"
+REASON_ADMIN_DOWN = "admin down"
+
+
+@dataclass(frozen=True)
+class PortFacts:
+    """Everything the port status derivation depends on."""
+
+    create_confirmed: bool
+    failed: bool
+    admin_state_up: bool
+    link_status: LinkStatus
+    attachment_status: AttachmentStatus | None
+
+
+def derive_port_status(facts: PortFacts) -> PortStatus:
+    """Derive a port's status; the order of the checks is the contract (port.proto)."""
+    if facts.failed:
+        return PortStatus.ERROR
+    if not facts.create_confirmed:
+        return PortStatus.PROVISIONING
+    if not facts.admin_state_up or facts.link_status is not LinkStatus.UP:
+        return PortStatus.DOWN
+    if facts.attachment_status is AttachmentStatus.AVAILABLE:
+        return PortStatus.ACTIVE
+    return PortStatus.DOWN
+
+
+def network_is_ready(status: NetworkStatus, deleting: bool) -> bool:
+    """A network is ready for dependent changes once the back-end confirmed it."""
+    return status is NetworkStatus.AVAILABLE and not deleting
+
+
+def port_is_ready(create_confirmed: bool, failed: bool, deleting: bool) -> bool:
+    """A port is ready for changes once its create is confirmed and it is not failed."""
+    return create_confirmed and not failed and not deleting
