@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -55,5 +56,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary), **codec)  # type: ignore[arg-type]
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(_stream(handler.unary_stream), **codec)  # type: ignore[arg-type]
+            # Streaming handlers are async generators or, like grpc's health Watch,
+            # coroutines that call context.write(); each keeps its own shape.
+            behavior: Any = handler.unary_stream  # the stubs type only sync behaviours
+            if inspect.isasyncgenfunction(behavior):
+                return grpc.unary_stream_rpc_method_handler(_stream(behavior), **codec)
+            return grpc.unary_stream_rpc_method_handler(_unary(behavior), **codec)
         return handler

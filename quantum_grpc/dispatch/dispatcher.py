@@ -132,7 +132,12 @@ class Dispatcher:
             if link is None:
                 await self._finish(entry, _refusal(entry, f"unknown back-end {entry.backend!r}"))
                 return
-            await link.ready.wait()
+            if not link.ready.is_set():
+                await link.ready.wait()
+                # A resync while the back-end was away may have replaced this change.
+                if not await self._pending(entry.id):
+                    self._resolve(entry.id)
+                    return
             try:
                 response = await link.backend.ApplyChange(request, timeout=self._call_timeout)
             except grpc.aio.AioRpcError as exc:
@@ -170,9 +175,19 @@ class Dispatcher:
                 # The change reached the back-end; keep trying to record that, since a
                 # re-dispatch after restart would be a harmless retry by operation id.
                 await asyncio.sleep(self._retry_max)
-        future = self._done.pop(entry.id, None)
+        self._resolve(entry.id)
+
+    def _resolve(self, entry_id: int) -> None:
+        future = self._done.pop(entry_id, None)
         if future is not None and not future.done():
             future.set_result(None)
+
+    async def _pending(self, entry_id: int) -> bool:
+        try:
+            async with self._store.read() as session:
+                return await session.get(OutboxRow, entry_id) is not None
+        except StorageUnavailable:
+            return True
 
 
 def _refusal(entry: OutboxRow, message: str) -> rs.ResourceStatus:

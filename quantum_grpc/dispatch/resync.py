@@ -1,16 +1,20 @@
 """Resynchronise a back-end from the database, which owns the desired state.
 
-After a back-end (re)connects, its status listing is applied like reports, and every
-resource it should hold but does not (or holds at an older generation) gets a fresh
-ENSURE change with the full desired state; resources being deleted that it no longer
-holds are confirmed deleted. Resources with a change still in the outbox are left to it.
+After a back-end (re)connects, its status listing is applied like reports. Then, for each
+network whose resources the back-end lacks (or holds at an older generation) and that no
+pending change will bring up to date, the network's pending changes are replaced by a
+fresh sequence: the network first, then its ports, each with its full desired state
+(ENSURE), or DELETE for what is being deleted. Replacing rather than appending keeps the
+order a back-end relies on: it never sees a port before the network it belongs to.
+Resources being deleted that the back-end no longer holds are confirmed deleted.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
 from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
@@ -23,10 +27,10 @@ from quantum_grpc.store.store import Store, Tx
 async def resync(
     store: Store, backend: str, listing: Sequence[rs.ResourceStatus]
 ) -> tuple[Tally, int]:
-    """Apply ``listing`` and enqueue what the back-end misses; returns the tally and count."""
+    """Apply ``listing`` and re-send what the back-end misses; returns the tally and count."""
     async with store.write() as tx:
         tally = await apply_statuses(tx, backend, listing)
-        listed = {status.resource_id: status.generation for status in listing}
+        held = {status.resource_id: status.generation for status in listing}
         pending = set(
             (
                 await tx.session.scalars(
@@ -41,25 +45,54 @@ async def resync(
                 .order_by(NetworkRow.create_revision)
             )
         ).all()
-        ports = (
+        ports_of: dict[str, list[PortRow]] = defaultdict(list)
+        for port in (
             await tx.session.scalars(
                 select(PortRow).where(PortRow.backend == backend).order_by(PortRow.create_revision)
             )
-        ).all()
-        enqueued = 0
+        ).all():
+            ports_of[port.network_id].append(port)
+        resent = 0
         for network in networks:
-            if network.id not in pending:
-                enqueued += await _catch_up(tx, network, listed.get(network.id))
-        gone = {n.id for n in networks if n.deleting}
-        for port in ports:
-            if port.id not in pending and port.network_id not in gone:
-                enqueued += await _catch_up(tx, port, listed.get(port.id))
-    return tally, enqueued
+            members: list[NetworkRow | PortRow] = [network, *ports_of[network.id]]
+            if all(r.id in pending or held.get(r.id, 0) >= r.generation for r in members):
+                continue
+            await tx.session.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.backend == backend, OutboxRow.shard_key == network.id
+                )
+            )
+            resent += await _rewrite(tx, network, ports_of[network.id], held)
+    return tally, resent
 
 
-async def _catch_up(tx: Tx, row: NetworkRow | PortRow, held: int | None) -> int:
-    kind = rs.RESOURCE_KIND_NETWORK if isinstance(row, NetworkRow) else rs.RESOURCE_KIND_PORT
-    if row.deleting and held is None:
+async def _rewrite(tx: Tx, network: NetworkRow, ports: list[PortRow], held: dict[str, int]) -> int:
+    if network.deleting:
+        return await _delete_or_confirm(tx, network, held)
+    tx.enqueue(
+        network.backend,
+        network.id,
+        network.id,
+        network_change(network, backend_pb2.CHANGE_ACTION_ENSURE),
+    )
+    resent = 1
+    for port in ports:
+        if port.deleting:
+            resent += await _delete_or_confirm(tx, port, held)
+        else:
+            tx.enqueue(
+                port.backend,
+                network.id,
+                port.id,
+                port_change(port, backend_pb2.CHANGE_ACTION_ENSURE),
+            )
+            resent += 1
+    return resent
+
+
+async def _delete_or_confirm(tx: Tx, row: NetworkRow | PortRow, held: dict[str, int]) -> int:
+    if row.id not in held:
+        kind = rs.RESOURCE_KIND_NETWORK if isinstance(row, NetworkRow) else rs.RESOURCE_KIND_PORT
         confirm = rs.ResourceStatus(
             kind=kind,
             resource_id=row.id,
@@ -68,11 +101,12 @@ async def _catch_up(tx: Tx, row: NetworkRow | PortRow, held: int | None) -> int:
         )
         await apply_status(tx, row.backend, confirm)
         return 0
-    if held is not None and held >= row.generation:
-        return 0
-    action = backend_pb2.CHANGE_ACTION_DELETE if row.deleting else backend_pb2.CHANGE_ACTION_ENSURE
     if isinstance(row, NetworkRow):
-        tx.enqueue(row.backend, row.id, row.id, network_change(row, action))
+        tx.enqueue(
+            row.backend, row.id, row.id, network_change(row, backend_pb2.CHANGE_ACTION_DELETE)
+        )
     else:
-        tx.enqueue(row.backend, row.network_id, row.id, port_change(row, action))
+        tx.enqueue(
+            row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_DELETE)
+        )
     return 1
