@@ -194,9 +194,13 @@ def error_from_rpc(error: grpc.RpcError) -> QuantumError:
     Errors without an ErrorInfo from this domain (a proxy's UNAVAILABLE, a deadline) become
     a plain :class:`QuantumError` carrying the received code.
     """
-    status = rpc_status.from_call(error) if isinstance(error, grpc.Call) else None
-    message = error.details() if isinstance(error, grpc.Call) else str(error)
-    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+    # Blocking calls and grpc.aio's AioRpcError both carry code, details and trailers,
+    # though only the former is a grpc.Call.
+    is_call = all(hasattr(error, a) for a in ("code", "details", "trailing_metadata"))
+    call: Any = error
+    status = rpc_status.from_call(call) if is_call else None
+    message = str(call.details() or "") if is_call else str(error)
+    code = call.code() if is_call else grpc.StatusCode.UNKNOWN
     reason, field, metadata = "", "", {}
     details: list[Any] = list(status.details) if status is not None else []
     for detail in details:

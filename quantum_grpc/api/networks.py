@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.v1 import network_pb2, network_service_pb2_grpc
-from quantum_grpc._proto.quantum.v1 import network_service_pb2 as pb
+from quantum_grpc._proto.quantum.v1 import (
+    network_pb2,
+    network_service_pb2 as pb,
+    network_service_pb2_grpc,
+)
 from quantum_grpc.api.context import Context, caller_of
 from quantum_grpc.api.filters import status_filter
 from quantum_grpc.convert import network_to_proto

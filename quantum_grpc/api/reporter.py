@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.plugin.v1 import status_reporter_pb2 as pb
-from quantum_grpc._proto.quantum.plugin.v1 import status_reporter_pb2_grpc
+from quantum_grpc._proto.quantum.plugin.v1 import (
+    status_reporter_pb2 as pb,
+    status_reporter_pb2_grpc,
+)
 from quantum_grpc.api.context import Context
 from quantum_grpc.errors import BackendNotOwner
 from quantum_grpc.service.reports import apply_statuses

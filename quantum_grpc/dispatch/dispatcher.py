@@ -18,8 +18,7 @@ from collections.abc import Sequence
 import grpc
 from sqlalchemy import select, update
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
-from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
+from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc._proto.quantum.v1 import backend_error_pb2
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.errors import StorageUnavailable

@@ -21,8 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
-from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
+from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
 from quantum_grpc.errors import StorageUnavailable
 from quantum_grpc.store.models import (

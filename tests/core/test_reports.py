@@ -1,0 +1,109 @@
+"""Back-end reports: ownership, generations, re-assertions (DESIGN §2 rule 4)."""
+
+from __future__ import annotations
+
+import grpc
+
+from quantum_grpc._proto.quantum.plugin.v1 import (
+    resource_status_pb2 as rs,
+    status_reporter_pb2 as sr,
+    status_reporter_pb2_grpc,
+)
+from quantum_grpc._proto.quantum.v1 import port_pb2
+from tests.conftest import Sim
+from tests.helpers import Api, eventually, rpc_error
+
+
+def _port_report(
+    port_id: str, generation: int, link: int = port_pb2.LINK_STATUS_UP
+) -> rs.ResourceStatus:
+    return rs.ResourceStatus(
+        kind=rs.RESOURCE_KIND_PORT,
+        resource_id=port_id,
+        generation=generation,
+        state=rs.OBSERVED_STATE_READY,
+        link_status=link,
+    )
+
+
+async def _two_backends(
+    sim_factory, core_factory, channel_factory
+) -> tuple[Api, Sim, status_reporter_pb2_grpc.StatusReporterServiceStub]:
+    first = await sim_factory("sync", name="sim-a")
+    second = await sim_factory("sync", name="sim-b")
+    app = await core_factory(first.target, second.target)
+    for name in ("sim-a", "sim-b"):
+        link = app.links.get(name)
+        assert link is not None
+        await link.ready.wait()
+    channel = channel_factory(app.address)
+    return Api(channel), first, status_reporter_pb2_grpc.StatusReporterServiceStub(channel)
+
+
+async def test_reports_only_count_from_the_owner_and_for_the_current_generation(
+    sim_factory, core_factory, channel_factory
+) -> None:
+    api, _owner, reporter = await _two_backends(sim_factory, core_factory, channel_factory)
+    net = await api.create_network("n")
+    assert net.backend == "sim-a"  # new networks go to the first back-end
+    port = await api.create_port(net.id)
+    active = (await api.plug(port.id, "vif-1")).port
+    assert active.status == port_pb2.PORT_STATUS_ACTIVE
+    generation = 2  # create, then plug
+
+    # Another back-end cannot touch it.
+    answer = await reporter.ReportStatus(
+        sr.ReportStatusRequest(
+            backend="sim-b", statuses=[_port_report(port.id, generation, port_pb2.LINK_STATUS_DOWN)]
+        )
+    )
+    assert (answer.applied, answer.rejected) == (0, 1)
+    assert (await api.get_port(port.id)).revision == active.revision
+
+    # A re-assertion of what the core already shows changes nothing, not even the revision.
+    answer = await reporter.ReportStatus(
+        sr.ReportStatusRequest(backend="sim-a", statuses=[_port_report(port.id, generation)])
+    )
+    assert (answer.applied, answer.ignored) == (0, 1)
+    assert (await api.get_port(port.id)).revision == active.revision
+
+    # Admin down: a late "link UP" for the old generation is stale, and even one for the
+    # current generation never makes an admin-down port ACTIVE.
+    down = await api.update_port(port.id, admin_state_up=False)
+    assert down.status == port_pb2.PORT_STATUS_DOWN
+    answer = await reporter.ReportStatus(
+        sr.ReportStatusRequest(backend="sim-a", statuses=[_port_report(port.id, generation)])
+    )
+    assert answer.ignored == 1
+    await reporter.ReportStatus(
+        sr.ReportStatusRequest(backend="sim-a", statuses=[_port_report(port.id, generation + 1)])
+    )
+    assert (await api.get_port(port.id)).status == port_pb2.PORT_STATUS_DOWN
+
+    # A generation the core never issued is impossible.
+    answer = await reporter.ReportStatus(
+        sr.ReportStatusRequest(backend="sim-a", statuses=[_port_report(port.id, 99)])
+    )
+    assert answer.rejected == 1
+
+    # A link drop reported by the owner is status: DOWN with its reason, then back.
+    up = await api.update_port(port.id, admin_state_up=True)
+    await eventually(lambda: api.get_port(up.id), lambda p: p.status == port_pb2.PORT_STATUS_ACTIVE)
+    drop = _port_report(port.id, generation + 2, port_pb2.LINK_STATUS_DOWN)
+    drop.link_status_reason = "interface down"
+    answer = await reporter.ReportStatus(sr.ReportStatusRequest(backend="sim-a", statuses=[drop]))
+    assert answer.applied == 1
+    dropped = await api.get_port(port.id)
+    assert (
+        dropped.status == port_pb2.PORT_STATUS_DOWN
+        and dropped.link_status_reason == "interface down"
+    )
+
+
+async def test_reports_from_an_unknown_backend_are_refused(
+    sim_factory, core_factory, channel_factory
+) -> None:
+    _api, _owner, reporter = await _two_backends(sim_factory, core_factory, channel_factory)
+    error = await rpc_error(reporter.ReportStatus(sr.ReportStatusRequest(backend="ghost")))
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "BACKEND_NOT_OWNER" and error.field == "backend"
