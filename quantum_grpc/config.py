@@ -46,6 +46,15 @@ class Settings:
             when empty.
         grace: seconds in-flight calls get on shutdown.
         reflection: serve grpc.reflection so grpcurl and buf curl work.
+        watch_progress_interval: seconds between PROGRESS markers on an idle watch.
+        watch_max_lag: events a watcher may have queued before it is ended with
+            RESOURCE_EXHAUSTED (its memory bound).
+        watch_ring: recent events kept in memory for resumes without a database read.
+        event_retention: events the log keeps at least; older ones are compacted away.
+        event_retention_seconds: events younger than this are kept whatever their count.
+        compaction_interval: seconds between compaction passes.
+        event_poll_interval: seconds between reads of the event log for changes other
+            replicas committed (PostgreSQL); 0 relies on this process's commits alone.
     """
 
     database_url: str
@@ -59,6 +68,13 @@ class Settings:
     reporter_target: str = ""
     grace: float = 5.0
     reflection: bool = True
+    watch_progress_interval: float = 5.0
+    watch_max_lag: int = 10_000
+    watch_ring: int = 10_000
+    event_retention: int = 100_000
+    event_retention_seconds: float = 3600.0
+    compaction_interval: float = 30.0
+    event_poll_interval: float = 0.0
 
     @property
     def default_backend(self) -> str:

@@ -29,12 +29,18 @@ __all__ = [
     "PortInUse",
     "PortNotFound",
     "QuantumError",
+    "ResourceDeleted",
     "ResourceDeleting",
+    "ResourceFailed",
     "ResourceNotReady",
+    "RevisionCompacted",
     "RevisionMismatch",
+    "ServerShuttingDown",
     "StorageUnavailable",
     "TenantMismatch",
     "TenantRequired",
+    "WaitTimeout",
+    "WatchLagging",
     "error_from_rpc",
     "to_grpc_status",
 ]
@@ -162,6 +168,48 @@ class StorageUnavailable(QuantumError):
 
     code = grpc.StatusCode.UNAVAILABLE
     reason = "STORAGE_UNAVAILABLE"
+
+
+class RevisionCompacted(QuantumError):
+    """A watch asked to resume from a revision the event log no longer holds."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+    reason = "REVISION_COMPACTED"
+
+
+class WatchLagging(QuantumError):
+    """A watcher fell further behind than its buffer; it should resume from its revision."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "WATCH_LAGGING"
+
+
+class ServerShuttingDown(QuantumError):
+    """The server is draining; resume the watch elsewhere from the last revision."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "SERVER_SHUTTING_DOWN"
+
+
+class ResourceFailed(QuantumError):
+    """The awaited resource went to ERROR; metadata carries the back-end's error."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "RESOURCE_FAILED"
+
+
+class ResourceDeleted(QuantumError):
+    """The awaited resource does not exist or was deleted while waiting."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "RESOURCE_DELETED"
+
+
+class WaitTimeout(QuantumError):
+    """The deadline passed before the resource reached a wanted status."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "WAIT_TIMEOUT"
 
 
 def _catalogue() -> dict[str, type[QuantumError]]:

@@ -19,18 +19,21 @@ from quantum_grpc._proto.quantum.v1 import (
     network_service_pb2_grpc,
     port_service_pb2,
     port_service_pb2_grpc,
+    watch_service_pb2,
 )
 from quantum_grpc.api.attachments import AttachmentServicer
 from quantum_grpc.api.errors import ErrorInterceptor
 from quantum_grpc.api.networks import NetworkServicer
 from quantum_grpc.api.ports import PortServicer
 from quantum_grpc.api.reporter import StatusReporterServicer
+from quantum_grpc.api.watch import WatchServicer, add_watch_service
 from quantum_grpc.config import Settings
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.dispatch.dispatcher import Dispatcher
 from quantum_grpc.service.core import Core
 from quantum_grpc.store.engine import create_engine, is_sqlite, upgrade
 from quantum_grpc.store.store import Store
+from quantum_grpc.watch.hub import WatchHub
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ SERVICE_NAMES = (
     network_service_pb2.DESCRIPTOR.services_by_name["NetworkService"].full_name,
     port_service_pb2.DESCRIPTOR.services_by_name["PortService"].full_name,
     attachment_service_pb2.DESCRIPTOR.services_by_name["AttachmentService"].full_name,
+    watch_service_pb2.DESCRIPTOR.services_by_name["WatchService"].full_name,
     status_reporter_pb2.DESCRIPTOR.services_by_name["StatusReporterService"].full_name,
 )
 DATABASE_CHECK_INTERVAL = 2.0
@@ -61,6 +65,7 @@ class App:
     core: Core
     dispatcher: Dispatcher
     links: BackendLinks
+    hub: WatchHub
     health: health.aio.HealthServicer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -82,7 +87,9 @@ class App:
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING first (so a mesh drains us), then stop, then release everything."""
         await self.health.enter_graceful_shutdown()
+        await self.hub.shutdown()
         await self.server.stop(self.core.settings.grace if grace is None else grace)
+        await self.hub.close()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -121,6 +128,8 @@ async def build_server(settings: Settings) -> App:
         retry_max=settings.backend_retry_max,
     )
     core = Core(store, settings, dispatcher)
+    hub = WatchHub(store, settings)
+    await hub.start()
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor()],
         options=[
@@ -138,6 +147,7 @@ async def build_server(settings: Settings) -> App:
     status_reporter_pb2_grpc.add_StatusReporterServiceServicer_to_server(
         StatusReporterServicer(store, frozenset(b.name for b in settings.backends)), server
     )
+    add_watch_service(WatchServicer(store, hub, settings.watch_progress_interval), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
@@ -146,7 +156,7 @@ async def build_server(settings: Settings) -> App:
         )
     port = server.add_insecure_port(settings.listen)
     await server.start()
-    app = App(server, port, store, core, dispatcher, links, health_servicer)
+    app = App(server, port, store, core, dispatcher, links, hub, health_servicer)
     await app.set_serving(True)
     links.start(settings.reporter_target or app.address, f"core-{uuid.uuid4().hex[:8]}")
     await dispatcher.start()

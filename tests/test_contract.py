@@ -10,6 +10,7 @@ from quantum_grpc.api.attachments import AttachmentServicer
 from quantum_grpc.api.networks import NetworkServicer
 from quantum_grpc.api.ports import PortServicer
 from quantum_grpc.api.reporter import StatusReporterServicer
+from quantum_grpc.api.watch import WatchServicer
 from quantum_grpc.errors import QuantumError, error_from_rpc, to_grpc_status
 from quantum_grpc.server import SERVICE_NAMES
 from quantum_plugins.sim.backend import SimBackend
@@ -18,6 +19,7 @@ SERVICERS = {
     "quantum.v1.NetworkService": NetworkServicer,
     "quantum.v1.PortService": PortServicer,
     "quantum.v1.AttachmentService": AttachmentServicer,
+    "quantum.v1.WatchService": WatchServicer,
     "quantum.plugin.v1.StatusReporterService": StatusReporterServicer,
     "quantum.plugin.v1.BackendService": SimBackend,
 }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TypeVar
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from quantum_grpc._proto.quantum.v1 import port_pb2
+from quantum_grpc.errors import InvalidArgument
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.ports import Qos
 
@@ -26,3 +28,15 @@ def status_filter(value: int, wrapper: EnumTypeWrapper, domain: type[E], field: 
 def qos_of(message: port_pb2.QosPolicy, present: bool) -> Qos | None:
     """The QoS a request sets, or None when the field is absent."""
     return Qos(message.rate_kbps, message.burst_kbytes) if present else None
+
+
+def status_names(values: Iterable[int], wrapper: EnumTypeWrapper, field: str) -> frozenset[str]:
+    """Stored status names ("ACTIVE") for repeated enum values; UNSPECIFIED is refused."""
+    prefix = wrapper.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
+    names = set()
+    for value in values:
+        v.enum_field(value, wrapper.DESCRIPTOR, field)
+        if value == 0:
+            raise InvalidArgument(f"{field} must not contain an UNSPECIFIED status", field=field)
+        names.add(wrapper.Name(value).removeprefix(prefix))
+    return frozenset(names)

@@ -200,6 +200,27 @@ class Store:
         except (OperationalError, DBAPIError) as exc:
             raise StorageUnavailable("the database is unavailable, retry later") from exc
 
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session whose reads all see one consistent state.
+
+        SQLite: writers are held off for the duration (reads are short). PostgreSQL: a
+        REPEATABLE READ transaction.
+        """
+        try:
+            if self._write_lock is not None:
+                async with self._write_lock, self.sessions() as session, session.begin():
+                    yield session
+            else:
+                async with self.sessions() as session:
+                    await session.connection(
+                        execution_options={"isolation_level": "REPEATABLE READ"}
+                    )
+                    async with session.begin():
+                        yield session
+        except (OperationalError, DBAPIError) as exc:
+            raise StorageUnavailable("the database is unavailable, retry later") from exc
+
     async def head_revision(self) -> int:
         """The newest committed revision."""
         async with self.read() as session:

@@ -1,0 +1,235 @@
+"""WatchService: WatchStatus streams and WaitForStatus, over the watch hub.
+
+WatchStatus writes pre-encoded bytes (see quantum_grpc.watch.events), so its handler is
+registered with a pass-through serializer by :func:`add_watch_service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+
+from quantum_grpc._proto.quantum.v1 import (
+    attachment_pb2,
+    network_pb2,
+    port_pb2,
+    watch_service_pb2 as pb,
+)
+from quantum_grpc.api.context import Context, caller_of
+from quantum_grpc.api.filters import status_names
+from quantum_grpc.errors import (
+    InvalidArgument,
+    ResourceDeleted,
+    ResourceFailed,
+    ServerShuttingDown,
+    WaitTimeout,
+    WatchLagging,
+)
+from quantum_grpc.service import validation as v
+from quantum_grpc.service.caller import Caller
+from quantum_grpc.store.store import Store
+from quantum_grpc.watch.events import KINDS, LogEvent, WatchFilter, marker
+from quantum_grpc.watch.hub import Watcher, WatchHub
+from quantum_grpc.watch.snapshot import current_state
+
+SERVICE = "quantum.v1.WatchService"
+BATCH = 256
+
+
+def _statuses(
+    request: pb.WatchStatusRequest | pb.WaitForStatusRequest,
+) -> dict[str, frozenset[str]]:
+    found = {
+        "NETWORK": status_names(
+            request.network_statuses, network_pb2.NetworkStatus, "network_statuses"
+        ),
+        "PORT": status_names(request.port_statuses, port_pb2.PortStatus, "port_statuses"),
+        "ATTACHMENT": status_names(
+            request.attachment_statuses, attachment_pb2.AttachmentStatus, "attachment_statuses"
+        ),
+    }
+    return {kind: names for kind, names in found.items() if names}
+
+
+def _kind(value: int, field: str) -> str:
+    v.enum_field(value, pb.ResourceKind.DESCRIPTOR, field)
+    kind = KINDS.get(value)
+    if kind is None:
+        raise InvalidArgument(f"{field} must name a resource kind", field=field)
+    return kind
+
+
+def watch_filter_of(request: pb.WatchStatusRequest, caller: Caller) -> WatchFilter:
+    """Validate a WatchStatusRequest into a filter."""
+    if request.start_revision < 0:
+        raise InvalidArgument("start_revision must be 0 or positive", field="start_revision")
+    return WatchFilter(
+        tenant_id=caller.listing_tenant(request.tenant_id),
+        kinds=frozenset(_kind(k, "kinds") for k in request.kinds),
+        resource_ids=frozenset(v.uuid_field(i, "resource_ids") for i in request.resource_ids),
+        network_id=v.optional_uuid(request.network_id, "network_id"),
+        statuses=_statuses(request),
+    )
+
+
+class WatchServicer:
+    """Serves quantum.v1.WatchService."""
+
+    def __init__(self, store: Store, hub: WatchHub, progress_interval: float) -> None:
+        self._store = store
+        self._hub = hub
+        self._progress_interval = progress_interval
+
+    async def WatchStatus(self, request: pb.WatchStatusRequest, context: Context) -> None:
+        watch_filter = watch_filter_of(request, caller_of(context))
+        if request.start_revision:
+            self._hub.check_resumable(request.start_revision)
+        watcher = self._hub.register(watch_filter)
+        position = request.start_revision
+        try:
+            if request.start_revision:
+                async for page in self._hub.history(watch_filter, position, watcher.registered_at):
+                    if page:
+                        await context.write(b"".join(e.encoded for e in page))
+                position = watcher.registered_at
+            else:
+                position, events = await current_state(self._store, watch_filter)
+                for start in range(0, len(events), BATCH):
+                    await context.write(b"".join(e.encoded for e in events[start : start + BATCH]))
+                await context.write(marker(pb.EVENT_TYPE_SYNCED, position))
+            await self._follow(watcher, position, context)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not watcher.overflowed or task is None:
+                raise
+            task.uncancel()
+            raise WatchLagging(
+                f"this watch fell more than {watcher.max_lag} events behind; resume from the "
+                "last revision received",
+                metadata={"max_lag": str(watcher.max_lag)},
+            ) from None
+        finally:
+            self._hub.unregister(watcher)
+
+    async def _follow(self, watcher: Watcher, position: int, context: Context) -> None:
+        while True:
+            batch = watcher.take(position, BATCH)
+            if batch:
+                await context.write(b"".join(e.encoded for e in batch))
+                position = batch[-1].revision
+                continue
+            position = max(position, self._hub.head)
+            if watcher.closing:
+                raise ServerShuttingDown(
+                    "the server is shutting down; resume the watch from the last revision",
+                    metadata={"revision": str(position)},
+                )
+            try:
+                await asyncio.wait_for(watcher.wakeup.wait(), self._progress_interval)
+            except TimeoutError:
+                if not watcher.queue:
+                    await context.write(
+                        marker(pb.EVENT_TYPE_PROGRESS, max(position, self._hub.head))
+                    )
+
+    async def WaitForStatus(
+        self, request: pb.WaitForStatusRequest, context: Context
+    ) -> pb.WaitForStatusResponse:
+        caller = caller_of(context)
+        kind = _kind(request.kind, "kind")
+        resource_id = v.uuid_field(request.resource_id, "resource_id")
+        wanted = _statuses(request).get(kind)
+        if not wanted:
+            field = f"{kind.lower()}_statuses"
+            raise InvalidArgument(f"{field} must name at least one status to wait for", field=field)
+        watch_filter = WatchFilter(
+            tenant_id=caller.listing_tenant(request.tenant_id),
+            kinds=frozenset({kind}),
+            resource_ids=frozenset({resource_id}),
+        )
+        watcher = self._hub.register(watch_filter)
+        try:
+            position, events = await current_state(self._store, watch_filter)
+            if not events:
+                raise ResourceDeleted(
+                    f"{kind.lower()} {resource_id} not found", field="resource_id"
+                )
+            done = _judge(events[-1], wanted)
+            remaining = context.time_remaining()
+            deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
+            while done is None:
+                for event in watcher.take(position, BATCH):
+                    position = event.revision
+                    done = _judge(event, wanted)
+                    if done is not None:
+                        break
+                else:
+                    await self._wait(watcher, deadline, kind, resource_id, wanted)
+            return done
+        finally:
+            self._hub.unregister(watcher)
+
+    async def _wait(
+        self,
+        watcher: Watcher,
+        deadline: float | None,
+        kind: str,
+        resource_id: str,
+        wanted: frozenset[str],
+    ) -> None:
+        if watcher.closing:
+            raise ServerShuttingDown("the server is shutting down; wait again elsewhere")
+        timeout = None if deadline is None else deadline - asyncio.get_running_loop().time()
+        try:
+            if timeout is not None and timeout <= 0:
+                raise TimeoutError
+            await asyncio.wait_for(watcher.wakeup.wait(), timeout)
+        except TimeoutError:
+            raise WaitTimeout(
+                f"{kind.lower()} {resource_id} did not reach {' or '.join(sorted(wanted))} in time"
+            ) from None
+
+
+def _judge(event: LogEvent, wanted: frozenset[str]) -> pb.WaitForStatusResponse | None:
+    """The answer if ``event`` ends the wait, an exception if it fails it, else None."""
+    noun = f"{event.kind.lower()} {event.resource_id}"
+    if event.event_type == pb.EVENT_TYPE_DELETED:
+        raise ResourceDeleted(
+            f"{noun} was deleted while waiting", metadata={"revision": str(event.revision)}
+        )
+    if event.status in wanted:
+        return pb.WaitForStatusResponse(resource=event.resource, revision=event.revision)
+    if event.status == "ERROR":
+        error = getattr(event.resource, event.resource.WhichOneof("kind") or "network").error
+        raise ResourceFailed(
+            f"{noun} went to ERROR: {error.code}: {error.message}",
+            metadata={
+                "error_code": error.code,
+                "error_message": error.message,
+                "revision": str(event.revision),
+            },
+        )
+    return None
+
+
+def _passthrough(message: bytes | pb.WatchStatusResponse) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def add_watch_service(servicer: WatchServicer, server: grpc.aio.Server) -> None:
+    """Register WatchService; WatchStatus sends pre-encoded bytes as they are."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        "WatchStatus": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchStatus,
+            request_deserializer=pb.WatchStatusRequest.FromString,
+            response_serializer=_passthrough,
+        ),
+        "WaitForStatus": grpc.unary_unary_rpc_method_handler(
+            servicer.WaitForStatus,
+            request_deserializer=pb.WaitForStatusRequest.FromString,
+            response_serializer=pb.WaitForStatusResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))

@@ -1,0 +1,1 @@
+"""Watches: fan-out of the event log to WatchStatus streams and WaitForStatus calls."""

@@ -1,0 +1,246 @@
+"""The watch hub: reads each committed event once and hands it to the watchers it matches.
+
+After every commit (and, with several replicas, on a timer) one pump task reads the new
+events from the log in revision order, decodes and encodes each once, keeps the newest in
+a ring for cheap resumes, and pushes a reference to every watcher of that tenant whose
+filter matches. A watcher's queue is bounded: a watcher that lets it fill is ended with
+RESOURCE_EXHAUSTED (its handler task is cancelled wherever it waits, even in a write
+to a client that stopped reading), so one slow client never grows the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+
+from quantum_grpc.config import Settings
+from quantum_grpc.errors import RevisionCompacted
+from quantum_grpc.store.models import EventRow
+from quantum_grpc.store.store import Store, now
+from quantum_grpc.watch.events import LogEvent, WatchFilter, from_row
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+
+
+class Watcher:
+    """One stream's (or wait's) place in the fan-out."""
+
+    def __init__(self, watch_filter: WatchFilter, max_lag: int, position: int) -> None:
+        self.filter = watch_filter
+        self.queue: deque[LogEvent] = deque()
+        self.wakeup = asyncio.Event()
+        self.max_lag = max_lag
+        # Every event up to `registered_at` was committed before this watcher existed.
+        self.registered_at = position
+        self.overflowed = False
+        self.closing = False
+        self.task = asyncio.current_task()
+
+    def push(self, event: LogEvent) -> None:
+        """Queue an event, or end the watcher if its queue is full."""
+        if self.overflowed:
+            return
+        if len(self.queue) >= self.max_lag:
+            self.overflowed = True
+            self.queue.clear()
+            if self.task is not None:
+                self.task.cancel()
+            return
+        self.queue.append(event)
+        self.wakeup.set()
+
+    def take(self, after: int, limit: int) -> list[LogEvent]:
+        """Up to ``limit`` queued events with a revision above ``after``."""
+        taken: list[LogEvent] = []
+        while self.queue and len(taken) < limit:
+            event = self.queue.popleft()
+            if event.revision > after:
+                taken.append(event)
+        if not self.queue:
+            self.wakeup.clear()
+        return taken
+
+
+class WatchHub:
+    """See the module docstring."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+        self._ring: deque[LogEvent] = deque(maxlen=max(settings.watch_ring, 1))
+        self._by_tenant: dict[str, set[Watcher]] = {}
+        self._everyone: set[Watcher] = set()
+        self._wanted = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.head = 0
+        self.floor = 0
+        self.closing = False
+        store.add_listener(self._on_commit)
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Learn the current head and floor, then start pumping and compacting."""
+        self.head = await self._store.head_revision()
+        self.floor = await self._read_floor()
+        self._tasks.append(asyncio.create_task(self._pump_loop()))
+        self._tasks.append(asyncio.create_task(self._compaction_loop()))
+        if self._settings.event_poll_interval > 0:
+            self._tasks.append(asyncio.create_task(self._poll_loop()))
+
+    async def shutdown(self) -> None:
+        """End every watch: each sends what it has, then UNAVAILABLE."""
+        self.closing = True
+        for watcher in self._all():
+            watcher.closing = True
+            watcher.wakeup.set()
+
+    async def close(self) -> None:
+        """Stop the background tasks."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- registration ----------------------------------------------------------------
+    def register(self, watch_filter: WatchFilter) -> Watcher:
+        """A watcher that receives every matching event committed from now on."""
+        watcher = Watcher(watch_filter, self._settings.watch_max_lag, self.head)
+        if watch_filter.tenant_id is None:
+            self._everyone.add(watcher)
+        else:
+            self._by_tenant.setdefault(watch_filter.tenant_id, set()).add(watcher)
+        return watcher
+
+    def unregister(self, watcher: Watcher) -> None:
+        """Stop delivering to ``watcher``."""
+        self._everyone.discard(watcher)
+        tenant = watcher.filter.tenant_id
+        if tenant is not None:
+            peers = self._by_tenant.get(tenant)
+            if peers is not None:
+                peers.discard(watcher)
+                if not peers:
+                    del self._by_tenant[tenant]
+
+    def _all(self) -> Iterable[Watcher]:
+        yield from self._everyone
+        for peers in self._by_tenant.values():
+            yield from peers
+
+    @property
+    def watcher_count(self) -> int:
+        """How many watchers are registered."""
+        return len(self._everyone) + sum(len(p) for p in self._by_tenant.values())
+
+    # -- history ---------------------------------------------------------------------
+    def check_resumable(self, start_revision: int) -> None:
+        """OUT_OF_RANGE unless every event after ``start_revision`` is still kept."""
+        if start_revision < self.floor:
+            raise RevisionCompacted(
+                f"revision {start_revision} was compacted; the oldest revision to resume "
+                f"from is {self.floor}: list the resources again and watch from there",
+                field="start_revision",
+                metadata={"oldest_revision": str(self.floor)},
+            )
+
+    async def history(
+        self, watch_filter: WatchFilter, after: int, upto: int
+    ) -> AsyncIterator[list[LogEvent]]:
+        """The matching events in (after, upto], in pages, from the ring or the log."""
+        if self._ring and self._ring[0].revision <= after + 1:
+            yield [e for e in self._ring if after < e.revision <= upto and watch_filter.matches(e)]
+            return
+        cursor = after
+        while cursor < upto:
+            async with self._store.read() as session:
+                query = select(EventRow).where(
+                    EventRow.revision > cursor, EventRow.revision <= upto
+                )
+                if watch_filter.tenant_id is not None:
+                    query = query.where(EventRow.tenant_id == watch_filter.tenant_id)
+                rows = (await session.scalars(query.order_by(EventRow.revision).limit(PAGE))).all()
+            self.check_resumable(cursor)
+            if not rows:
+                return
+            cursor = rows[-1].revision
+            yield [e for e in map(from_row, rows) if watch_filter.matches(e)]
+
+    # -- pumping ---------------------------------------------------------------------
+    def _on_commit(self, head: int, _outbox: object) -> None:
+        if head > self.head:
+            self._wanted.set()
+
+    async def _pump_loop(self) -> None:
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            try:
+                await self.pump()
+            except Exception:  # the next commit or poll retries; never let the loop die
+                log.exception("reading the event log failed")
+                await asyncio.sleep(0.5)
+                self._wanted.set()
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.event_poll_interval)
+            self._wanted.set()
+
+    async def pump(self) -> None:
+        """Read every event after ``head`` and fan it out."""
+        while True:
+            async with self._store.read() as session:
+                rows = (
+                    await session.scalars(
+                        select(EventRow)
+                        .where(EventRow.revision > self.head)
+                        .order_by(EventRow.revision)
+                        .limit(PAGE)
+                    )
+                ).all()
+            for row in rows:
+                event = from_row(row)
+                self._ring.append(event)
+                self.head = event.revision
+                for watcher in self._everyone:
+                    if watcher.filter.matches(event):
+                        watcher.push(event)
+                for watcher in self._by_tenant.get(event.tenant_id, ()):
+                    if watcher.filter.matches(event):
+                        watcher.push(event)
+            if len(rows) < PAGE:
+                return
+
+    # -- compaction ------------------------------------------------------------------
+    async def _read_floor(self) -> int:
+        async with self._store.read() as session:
+            oldest = await session.scalar(select(func.min(EventRow.revision)))
+        return self.head if oldest is None else int(oldest) - 1
+
+    async def compact(self) -> int:
+        """Drop events beyond both retention limits; returns the new floor."""
+        keep_count = self.head - self._settings.event_retention
+        cutoff = now() - timedelta(seconds=self._settings.event_retention_seconds)
+        async with self._store.write() as tx:
+            young = await tx.session.scalar(
+                select(func.min(EventRow.revision)).where(EventRow.created_at >= cutoff)
+            )
+            limit = keep_count if young is None else min(keep_count, int(young) - 1)
+            if limit > self.floor:
+                # Raise the floor before deleting, so a resume reading history in parallel
+                # notices it may have lost events (see history()).
+                self.floor = limit
+                await tx.session.execute(delete(EventRow).where(EventRow.revision <= limit))
+        return self.floor
+
+    async def _compaction_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.compaction_interval)
+            with contextlib.suppress(Exception):
+                await self.compact()
