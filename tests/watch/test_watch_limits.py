@@ -1,0 +1,73 @@
+"""A slow reader is cut with RESOURCE_EXHAUSTED; the server's memory stays bounded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from quantum_grpc._proto.quantum.v1 import (
+    network_service_pb2 as net_pb,
+    watch_service_pb2 as pb,
+    watch_service_pb2_grpc,
+)
+from quantum_grpc.errors import error_from_rpc
+from tests.helpers import Api
+
+MAX_LAG = 20
+
+
+async def test_a_reader_that_stops_reading_is_cut_and_can_resume(
+    stack_factory, channel_factory
+) -> None:
+    stack = await stack_factory("sync", core={"watch_max_lag": MAX_LAG})
+    writer = stack.api
+    # A client that stops reading: small flow-control window so the server feels it soon.
+    slow_channel = grpc.aio.insecure_channel(
+        stack.app.address,
+        options=[("grpc.http2.bdp_probe", 0), ("grpc.max_receive_message_length", 1 << 20)],
+    )
+    slow = Api(slow_channel)
+    call = watch_service_pb2_grpc.WatchServiceStub(slow_channel).WatchStatus(
+        pb.WatchStatusRequest(), metadata=slow.md
+    )
+    first = await call.read()
+    assert first.events[-1].type == pb.EVENT_TYPE_SYNCED
+
+    longest_queue = 0
+    created = 0
+    hub = stack.app.hub
+    while hub.watcher_count and created < 3000:
+        await writer.networks.CreateNetwork(
+            net_pb.CreateNetworkRequest(name=f"n{created}"), metadata=writer.md
+        )
+        created += 1
+        longest_queue = max([longest_queue, *(len(w.queue) for w in hub._all())])
+    assert hub.watcher_count == 0, "the lagging watcher was never cut"
+    assert longest_queue <= MAX_LAG  # the server never held more than the bound for it
+
+    last_seen = first.events[-1].revision
+    code = None
+    try:
+        while (response := await call.read()) is not grpc.aio.EOF:
+            last_seen = response.events[-1].revision
+    except grpc.aio.AioRpcError as exc:
+        code, error = exc.code(), error_from_rpc(exc)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.reason == "WATCH_LAGGING"
+    await slow_channel.close()
+
+    # It resumes from the last revision it received and gets everything after it.
+    resumed = watch_service_pb2_grpc.WatchServiceStub(
+        channel_factory(stack.app.address)
+    ).WatchStatus(pb.WatchStatusRequest(start_revision=last_seen), metadata=writer.md)
+    head = await stack.app.store.head_revision()
+    revisions: list[int] = []
+    async with asyncio.timeout(10):
+        async for response in resumed:
+            revisions += [e.revision for e in response.events if e.type != pb.EVENT_TYPE_PROGRESS]
+            if revisions and revisions[-1] >= head:
+                break
+    assert revisions == list(range(last_seen + 1, head + 1))
+    resumed.cancel()
+    print(f"cut after {created} creates")
