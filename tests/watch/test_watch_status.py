@@ -36,9 +36,7 @@ async def test_initial_state_then_synced_then_live_changes(stack_factory) -> Non
     assert all(e.revision > synced.revision for e in live)
     assert live[-1].revision == plugged.port.revision
     # What the stream said is what the log holds, event for event.
-    logged = [
-        (row[0], row[2], row[3]) for row in log_events(stack.app.core.settings.database_url)
-    ]
+    logged = [(row[0], row[2], row[3]) for row in log_events(stack.app.core.settings.database_url)]
     assert [key(e) for e in live] == [r for r in logged if r[0] > synced.revision]
     await follower.cancel()
 

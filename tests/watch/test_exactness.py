@@ -1,0 +1,183 @@
+"""Watches lose nothing, repeat nothing, reorder nothing: across cuts, resumes and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sqlite3
+import time
+
+import grpc
+
+from quantum_grpc._proto.quantum.v1 import port_service_pb2 as port_pb, watch_service_pb2 as pb
+from tests.helpers import Api
+from tests.helpers.watch import MARKERS, Follower, key
+
+SOAK_SECONDS = float(os.environ.get("QUANTUM_SOAK_SECONDS", "10"))
+
+
+def _log(
+    database_url: str, tenant: str | None, kinds: set[str], network_id: str, after: int
+) -> list[tuple[int, str, str]]:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+        rows = db.execute(
+            "select revision, tenant_id, resource_kind, resource_id, network_id from events "
+            "where revision > ? order by revision",
+            (after,),
+        ).fetchall()
+    return [
+        (revision, kind, resource_id)
+        for revision, row_tenant, kind, resource_id, row_network in rows
+        if (tenant is None or row_tenant == tenant)
+        and (not kinds or kind in kinds)
+        and (not network_id or row_network == network_id)
+    ]
+
+
+async def _writer(api: Api, seed: int, stop_at: float, network_ids: list[str]) -> int:
+    rng = random.Random(seed)
+    ports: list[str] = []
+    plugged: set[str] = set()
+    operations = 0
+    while time.monotonic() < stop_at:
+        choice = rng.random()
+        try:
+            if choice < 0.25 or not ports:
+                ports.append((await api.create_port(rng.choice(network_ids))).id)
+            elif choice < 0.5:
+                port = rng.choice(ports)
+                if port in plugged:
+                    await api.unplug(port)
+                    plugged.discard(port)
+                else:
+                    await api.plug(port, f"vif-{seed}-{port[:13]}")
+                    plugged.add(port)
+            elif choice < 0.8:
+                await api.update_port(rng.choice(ports), admin_state_up=rng.random() < 0.5)
+            else:
+                port = rng.choice([p for p in ports if p not in plugged] or ports)
+                if port not in plugged:
+                    await api.ports.DeletePort(
+                        port_pb.DeletePortRequest(port_id=port), metadata=api.md
+                    )
+                    ports.remove(port)
+        except grpc.aio.AioRpcError as exc:
+            # Racing our own asynchronous back-end is allowed to refuse (being deleted...).
+            assert exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND), (
+                exc
+            )
+        operations += 1
+    return operations
+
+
+async def _cutting_watcher(
+    api: Api, request: pb.WatchStatusRequest, seed: int, stop_at: float
+) -> list[pb.WatchEvent]:
+    """Follow the stream, cutting it at random moments and resuming from the last revision."""
+    rng = random.Random(seed)
+    received: list[pb.WatchEvent] = []
+    start = request.start_revision
+    while True:
+        resume = pb.WatchStatusRequest()
+        resume.CopyFrom(request)
+        resume.start_revision = start
+        follower = Follower(api, resume).start()
+        if time.monotonic() >= stop_at:
+            return received, follower
+        await asyncio.sleep(rng.uniform(0.05, 0.8))
+        await follower.cancel()
+        received += follower.events
+        start = follower.last_revision if follower.events else start
+
+
+async def test_cut_and_resumed_watchers_see_exactly_the_log(stack_factory) -> None:
+    stack = await stack_factory("async", step_delay=0.01, core={"watch_progress_interval": 0.3})
+    api = stack.api
+    other = api.as_tenant("tenant-b")
+    nets = [(await api.create_network(f"n{i}")).id for i in range(2)]
+    other_nets = [(await other.create_network("b")).id]
+    base = await stack.app.store.head_revision()
+
+    watchers = {
+        "all": (api, pb.WatchStatusRequest(start_revision=base), "tenant-a", set(), ""),
+        "ports": (
+            api,
+            pb.WatchStatusRequest(start_revision=base, kinds=[pb.RESOURCE_KIND_PORT]),
+            "tenant-a",
+            {"PORT"},
+            "",
+        ),
+        "network": (
+            api,
+            pb.WatchStatusRequest(start_revision=base, network_id=nets[0]),
+            "tenant-a",
+            set(),
+            nets[0],
+        ),
+        "admin": (
+            api.as_tenant("ops", admin=True),
+            pb.WatchStatusRequest(start_revision=base),
+            None,
+            set(),
+            "",
+        ),
+    }
+    stop_at = time.monotonic() + SOAK_SECONDS
+    writers = [
+        asyncio.create_task(_writer(api, 1, stop_at, nets)),
+        asyncio.create_task(_writer(api, 2, stop_at, nets)),
+        asyncio.create_task(_writer(other, 3, stop_at, other_nets)),
+    ]
+    cutters = {
+        name: asyncio.create_task(_cutting_watcher(client, request, seed, stop_at))
+        for seed, (name, (client, request, *_)) in enumerate(watchers.items())
+    }
+    operations = sum(await asyncio.gather(*writers))
+    assert operations > 50
+    # Let the asynchronous back-end finish, then every watcher catches up to the head.
+    await asyncio.sleep(0.5)
+    head = await stack.app.store.head_revision()
+    for name, task in cutters.items():
+        received, final = await task
+        await final.until(lambda ev: ev and ev[-1].revision >= head, timeout=15)
+        await final.cancel()
+        events = [e for e in received + final.events if e.type not in MARKERS]
+        _client, _request, tenant, kinds, network_id = watchers[name]
+        expected = _log(stack.app.core.settings.database_url, tenant, kinds, network_id, base)
+        got = [key(e) for e in events]
+        assert len(got) == len(set(got)), f"{name}: duplicates"
+        assert got == expected, f"{name}: {len(got)} events received, {len(expected)} in the log"
+
+
+async def test_graceful_shutdown_ends_watches_resumably(
+    stack_factory, core_factory, channel_factory
+) -> None:
+    stack = await stack_factory("sync")
+    api = stack.api
+    net = await api.create_network("n")
+    follower = Follower(api, pb.WatchStatusRequest()).start()
+    await follower.until(lambda ev: any(e.type == pb.EVENT_TYPE_SYNCED for e in ev))
+    port = await api.create_port(net.id)
+    await follower.until(lambda ev: ev[-1].revision >= port.revision)
+    await stack.app.stop(2)
+    await follower.ended.wait()
+    assert follower.error is not None
+    assert (follower.error.code, follower.error.reason) == (
+        grpc.StatusCode.UNAVAILABLE,
+        "SERVER_SHUTTING_DOWN",
+    )
+    last = follower.last_revision
+
+    # A new server on the same database: changes made there reach the resumed watch.
+    app = await core_factory(stack.sim.target)
+    link = app.links.get("sim")
+    assert link is not None
+    await link.ready.wait()
+    again = Api(channel_factory(app.address))
+    plugged = await again.plug(port.id, "vif-after")
+    resumed = Follower(again, pb.WatchStatusRequest(start_revision=last)).start()
+    events = await resumed.until(lambda ev: ev and ev[-1].revision >= plugged.port.revision)
+    changes = [key(e) for e in events if e.type not in MARKERS]
+    assert changes == _log(app.core.settings.database_url, "tenant-a", set(), "", last)
+    await resumed.cancel()
