@@ -76,3 +76,18 @@ async def test_errors_round_trip_through_a_real_server(cls: type[QuantumError]) 
     assert type(error) is cls
     assert raised.value.code() == cls.code
     assert (error.message, error.field, error.metadata) == ("what went wrong", "f", {"k": "v"})
+
+
+async def test_a_bug_answers_internal_without_leaking_details(stack_factory, monkeypatch) -> None:
+    from quantum_grpc.service import networks
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    stack = await stack_factory("sync")
+    monkeypatch.setattr(networks, "get_network", broken)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.api.get_network("6f1c0a9e-5b1d-4c1e-9a55-0d5e2b8c7f10")
+    assert raised.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (raised.value.details() or "")
+    assert "see the server log" in (raised.value.details() or "")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -13,8 +15,17 @@ from quantum_grpc.errors import QuantumError, to_grpc_status
 
 if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+log = logging.getLogger(__name__)
+
 Unary: TypeAlias = "Callable[[Any, Context], Awaitable[Any]]"
 Stream: TypeAlias = "Callable[[Any, Context], AsyncIterator[Any]]"
+
+
+async def _internal(context: Context) -> None:
+    # A bug, not the caller's fault: keep the details in our log, not in their hands.
+    incident = uuid.uuid4().hex[:12]
+    log.exception("internal error %s", incident)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error {incident}; see the server log")
 
 
 def _unary(behavior: Unary) -> Unary:
@@ -23,6 +34,10 @@ def _unary(behavior: Unary) -> Unary:
             return await behavior(request, context)
         except QuantumError as error:
             await context.abort_with_status(to_grpc_status(error))
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            await _internal(context)
 
     return wrapped
 
@@ -34,6 +49,10 @@ def _stream(behavior: Stream) -> Stream:
                 yield item
         except QuantumError as error:
             await context.abort_with_status(to_grpc_status(error))
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            await _internal(context)
 
     return wrapped
 
