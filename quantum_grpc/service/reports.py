@@ -22,8 +22,12 @@ from quantum_grpc.service.status_rules import (
     REASON_BACKEND_UNAVAILABLE,
     REASON_NO_ATTACHMENT,
     AttachmentStatus,
+    Cause,
     LinkStatus,
     NetworkStatus,
+    PortFacts,
+    derive_port_status,
+    transition_allowed,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
 from quantum_grpc.store.store import EventKind, Tx
@@ -105,17 +109,18 @@ async def _apply_network(tx: Tx, row: NetworkRow, status: rs.ResourceStatus) -> 
             await _delete_port(tx, port)
         await tx.record(row, EventKind.DELETED)
         return Outcome.APPLIED
-    before = (row.status, row.error_code, row.error_message)
     if status.state == rs.OBSERVED_STATE_READY:
         if row.deleting:
             return Outcome.IGNORED
-        row.status, row.error_code, row.error_message = NetworkStatus.AVAILABLE.value, "", ""
-    elif status.state == rs.OBSERVED_STATE_ERROR:
-        row.status = NetworkStatus.ERROR.value
-        row.error_code, row.error_message = status.error.code, status.error.message
-    row.observed_generation = status.generation
-    if (row.status, row.error_code, row.error_message) == before:
+        after = (NetworkStatus.AVAILABLE.value, "", "")
+    else:
+        after = (NetworkStatus.ERROR.value, status.error.code, status.error.message)
+    if after == (row.status, row.error_code, row.error_message):
         return Outcome.IGNORED
+    if not transition_allowed("NETWORK", row.status, after[0], Cause.REPORT):
+        return _reject(row.backend, status, f"{row.status} -> {after[0]} by a report")
+    row.status, row.error_code, row.error_message = after
+    row.observed_generation = status.generation
     await tx.record(row, EventKind.MODIFIED)
     return Outcome.APPLIED
 
@@ -145,33 +150,56 @@ async def _apply_port(tx: Tx, port: PortRow, status: rs.ResourceStatus) -> Outco
             return _reject(port.backend, status, "deleted without a delete")
         await _delete_port(tx, port)
         return Outcome.APPLIED
-    before = _port_fields(port)
     attachment = await attachment_of(tx.session, port.id)
     covers = attachment is not None and status.generation >= attachment.generation
-    changed = False
-    if status.state == rs.OBSERVED_STATE_READY:
-        port.create_confirmed, port.failed = True, False
-        port.error_code = port.error_message = ""
-        if attachment is not None and covers and attachment.deleting:
-            await tx.record(attachment, EventKind.DELETED)
-            attachment = None
-        elif attachment is not None and covers:
-            changed = await _set_attachment(tx, attachment, AttachmentStatus.AVAILABLE, "", "")
-    elif status.state == rs.OBSERVED_STATE_ERROR:
-        port.failed = True
-        port.error_code, port.error_message = status.error.code, status.error.message
-        if attachment is not None and covers and not attachment.deleting:
-            changed = await _set_attachment(
-                tx, attachment, AttachmentStatus.ERROR, status.error.code, status.error.message
-            )
-    port.observed_generation = status.generation
+    ready = status.state == rs.OBSERVED_STATE_READY
+    error_code = "" if ready else status.error.code
+    error_message = "" if ready else status.error.message
+    # Work out the whole outcome first; write nothing unless every transition is allowed.
+    unplugged = ready and attachment is not None and covers and attachment.deleting
+    attachment_after: AttachmentStatus | None = None
+    if attachment is not None and covers and not attachment.deleting:
+        attachment_after = AttachmentStatus.AVAILABLE if ready else AttachmentStatus.ERROR
+    link, reason = LinkStatus(port.link_status), port.link_status_reason
     if status.link_status != port_pb2.LINK_STATUS_UNSPECIFIED:
         link = LinkStatus(port_pb2.LinkStatus.Name(status.link_status).removeprefix("LINK_STATUS_"))
-        port.link_status = link.value
-        port.link_status_reason = "" if link is LinkStatus.UP else status.link_status_reason
-    elif attachment is None:
-        port.link_status, port.link_status_reason = LinkStatus.DOWN.value, REASON_NO_ATTACHMENT
-    port.status = port_status(port, attachment)
+        reason = "" if link is LinkStatus.UP else status.link_status_reason
+    elif attachment is None or unplugged:
+        link, reason = LinkStatus.DOWN, REASON_NO_ATTACHMENT
+    seen: AttachmentStatus | None = None
+    if attachment is not None and not unplugged and not attachment.deleting:
+        seen = attachment_after or AttachmentStatus(attachment.status)
+    facts = PortFacts(
+        create_confirmed=port.create_confirmed or ready,
+        failed=not ready,
+        admin_state_up=port.admin_state_up,
+        link_status=link,
+        attachment_status=seen,
+    )
+    new_status = derive_port_status(facts).value
+    if not transition_allowed("PORT", port.status, new_status, Cause.REPORT):
+        return _reject(port.backend, status, f"{port.status} -> {new_status} by a report")
+    if (
+        attachment is not None
+        and attachment_after is not None
+        and not transition_allowed("ATTACHMENT", attachment.status, attachment_after, Cause.REPORT)
+    ):
+        return _reject(
+            port.backend, status, f"attachment {attachment.status} -> {attachment_after}"
+        )
+
+    changed = False
+    if unplugged and attachment is not None:
+        await tx.record(attachment, EventKind.DELETED)
+        changed = True
+    elif attachment is not None and attachment_after is not None:
+        changed = await _set_attachment(tx, attachment, attachment_after, error_code, error_message)
+    before = _port_fields(port)
+    port.create_confirmed, port.failed = facts.create_confirmed, facts.failed
+    port.error_code, port.error_message = error_code, error_message
+    port.link_status, port.link_status_reason = link.value, reason
+    port.status = new_status
+    port.observed_generation = status.generation
     if _port_fields(port) != before:
         await tx.record(port, EventKind.MODIFIED)
         return Outcome.APPLIED
