@@ -9,7 +9,7 @@ from quantum_grpc._proto.quantum.plugin.v1 import (
     status_reporter_pb2 as sr,
     status_reporter_pb2_grpc,
 )
-from quantum_grpc._proto.quantum.v1 import port_pb2
+from quantum_grpc._proto.quantum.v1 import network_service_pb2 as net_pb, port_pb2
 from tests.conftest import Sim
 from tests.helpers import Api, eventually, rpc_error
 
@@ -107,3 +107,43 @@ async def test_reports_from_an_unknown_backend_are_refused(
     error = await rpc_error(reporter.ReportStatus(sr.ReportStatusRequest(backend="ghost")))
     assert error.code == grpc.StatusCode.PERMISSION_DENIED
     assert error.reason == "BACKEND_NOT_OWNER" and error.field == "backend"
+
+
+async def test_error_is_left_only_by_a_new_change(stack_factory, channel_factory) -> None:
+    from quantum_grpc._proto.quantum.v1 import network_pb2
+
+    stack = await stack_factory("faulty", failure_rate=1.0, step_delay=0.01)
+    api = stack.api
+    reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(
+        channel_factory(stack.app.address)
+    )
+    net = await api.create_network("n")
+    failed = await eventually(
+        lambda: api.get_network(net.id), lambda n: n.status == network_pb2.NETWORK_STATUS_ERROR
+    )
+    port = await api.create_port(net.id)
+    failed_port = await eventually(
+        lambda: api.get_port(port.id), lambda p: p.status == port_pb2.PORT_STATUS_ERROR
+    )
+
+    # "Done" for the generation that failed is an impossible report: refused, nothing moves.
+    late = [
+        rs.ResourceStatus(
+            kind=rs.RESOURCE_KIND_NETWORK,
+            resource_id=net.id,
+            generation=1,
+            state=rs.OBSERVED_STATE_READY,
+        ),
+        _port_report(port.id, 1),
+    ]
+    answer = await reporter.ReportStatus(sr.ReportStatusRequest(backend="sim", statuses=late))
+    assert (answer.applied, answer.rejected) == (0, 2)
+    assert (await api.get_network(net.id)).revision == failed.revision
+    assert (await api.get_port(port.id)).revision == failed_port.revision
+
+    # A new change leaves ERROR (the back-end then reports on the new generation).
+    renamed = await api.networks.UpdateNetwork(
+        net_pb.UpdateNetworkRequest(network_id=net.id, name="again"), metadata=api.md
+    )
+    assert renamed.network.status == network_pb2.NETWORK_STATUS_PROVISIONING
+    assert not renamed.network.HasField("error")
