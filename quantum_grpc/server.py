@@ -102,7 +102,7 @@ async def _watch_database(app: App) -> None:
     serving = True
     while True:
         await asyncio.sleep(DATABASE_CHECK_INTERVAL)
-        ok = await app.store.ping()
+        ok = await app.store.ping() and not app.store.failed_within(2 * DATABASE_CHECK_INTERVAL)
         if ok != serving:
             log.warning("database is %s", "reachable again" if ok else "unreachable: NOT_SERVING")
             await app.set_serving(ok)

@@ -25,6 +25,9 @@ from quantum_grpc.service.reports import mark_backend_unavailable
 from quantum_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
+# How long a health check may take before it counts as missed; two misses in a row mark
+# the back-end unavailable.
+HANG_TIMEOUT = 1.0
 
 
 class BackendLink:
@@ -60,22 +63,49 @@ class BackendLink:
 
     async def _follow(self, reporter_target: str, core_id: str) -> None:
         while True:
-            reason = "unreachable"
+            watch = asyncio.create_task(self._watch(reporter_target, core_id))
+            watchdog = asyncio.create_task(self._watchdog())
             try:
-                stream = self._health.Watch(health_pb2.HealthCheckRequest(service=""))
-                async for answer in stream:
-                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                        if not self.ready.is_set():
-                            await self._up(reporter_target, core_id)
-                    else:
-                        await self._down("not serving")
-                reason = "health stream ended"
-            except grpc.aio.AioRpcError as exc:
-                reason = f"{exc.code().name}: {exc.details()}"
-            except StorageUnavailable:
-                reason = "database unavailable during resync"
+                done, _ = await asyncio.wait({watch, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+                reason = next(iter(done)).result()
+            finally:
+                for task in (watch, watchdog):
+                    task.cancel()
+                await asyncio.gather(watch, watchdog, return_exceptions=True)
             await self._down(reason)
             await asyncio.sleep(self._retry)
+
+    async def _watch(self, reporter_target: str, core_id: str) -> str:
+        """Follow the health stream; returns why it stopped. A crash ends it at once."""
+        try:
+            stream = self._health.Watch(health_pb2.HealthCheckRequest(service=""))
+            async for answer in stream:
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    if not self.ready.is_set():
+                        await self._up(reporter_target, core_id)
+                else:
+                    await self._down("not serving")
+        except grpc.aio.AioRpcError as exc:
+            return f"{exc.code().name}: {exc.details()}"
+        except StorageUnavailable:
+            return "database unavailable during resync"
+        return "health stream ended"
+
+    async def _watchdog(self) -> str:
+        """Poll Check with a deadline: a hung back-end keeps its stream open but answers
+        nothing, and only a deadline tells."""
+        misses = 0
+        while True:
+            await asyncio.sleep(self._retry)
+            try:
+                await self._health.Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=HANG_TIMEOUT
+                )
+                misses = 0
+            except grpc.aio.AioRpcError as exc:
+                misses += 1
+                if misses >= 2:
+                    return f"no health answer ({exc.code().name})"
 
     async def _up(self, reporter_target: str, core_id: str) -> None:
         timeout = self._call_timeout

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -159,6 +160,7 @@ class Store:
         # deferred-transaction upgrade deadlock. PostgreSQL serialises on the counter row.
         self._write_lock = asyncio.Lock() if serialize_writes else None
         self._listeners: list[Callable[[int, list[OutboxRow]], None]] = []
+        self._last_failure: float | None = None
 
     def add_listener(self, listener: Callable[[int, list[OutboxRow]], None]) -> None:
         """Call ``listener(head_revision, outbox_entries)`` after every commit."""
@@ -184,6 +186,7 @@ class Store:
                     yield tx
             except (OperationalError, DBAPIError) as exc:
                 log.warning("write failed: %s", exc)
+                self._last_failure = time.monotonic()
                 raise StorageUnavailable(
                     "the database is unavailable; nothing was changed, retry later"
                 ) from exc
@@ -229,11 +232,22 @@ class Store:
             )
             return int(value or 0)
 
+    def failed_within(self, seconds: float) -> bool:
+        """Whether any write failed in the last ``seconds`` (a full disk can let a tiny
+        probe through while every real change fails)."""
+        return self._last_failure is not None and time.monotonic() - self._last_failure < seconds
+
     async def ping(self) -> bool:
-        """True when the database answers a read."""
+        """True when the database takes a write (a no-op update of the counter row)."""
         try:
-            await self.head_revision()
-        except Exception:  # any failure means "not serving"; the reason is logged by callers
+            async with self.write() as tx:
+                await tx.session.execute(
+                    update(RevisionCounter)
+                    .where(RevisionCounter.id == 1)
+                    .values(value=RevisionCounter.value)
+                )
+        except Exception as exc:  # whatever the failure, the answer is "not serving"
+            log.warning("database check failed: %s", exc)
             return False
         return True
 
