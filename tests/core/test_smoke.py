@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from quantum_grpc._proto.quantum.v1 import network_pb2, port_pb2
-from tests.helpers import eventually
 
 
 async def test_sync_profile_answers_in_the_response(stack_factory) -> None:

@@ -80,7 +80,8 @@ def log_events(database_url: str) -> list[tuple[int, str, str, str, str]]:
     path = database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
         return db.execute(
-            "select revision, tenant_id, resource_kind, resource_id, event_kind from events order by revision"
+            "select revision, tenant_id, resource_kind, resource_id, event_kind"
+            " from events order by revision"
         ).fetchall()
 
 

@@ -53,7 +53,7 @@ class ReportCollector:
     async def wait_for(
         self,
         predicate: Callable[[list[Any]], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 -- keeps every call site a one-liner
+        timeout: float = 5.0,
     ) -> list[Any]:
         """Wait until ``predicate(reports)`` holds; returns the reports then."""
         async with asyncio.timeout(timeout), self._changed:
