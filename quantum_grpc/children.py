@@ -1,56 +1,69 @@
-"""Child processes the core starts (the default sim back-end), never left behind."""
+"""Child processes the core starts (the default sim back-end), never left behind.
+
+A child started here arms PR_SET_PDEATHSIG on itself at start-up (:func:`follow_parent`),
+so the kernel sends it SIGTERM when the core dies, even by SIGKILL. The kernel ties that
+signal to the *thread* that forked the child, so :func:`spawn_plugin` forks from the event
+loop's thread, which lives as long as the core; no ``preexec_fn`` is needed, which is
+unsafe in a process that already runs threads (gRPC's).
+"""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+PARENT_ENV = "QUANTUM_PARENT_PID"
 
 
-def _die_with_parent() -> None:
-    # Even if the core is SIGKILLed, the kernel sends the child SIGTERM.
+def follow_parent() -> None:
+    """In a child started by :func:`spawn_plugin`: exit when the parent does."""
+    expected = os.environ.pop(PARENT_ENV, "")
+    if not expected:
+        return
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(expected):  # the parent died before the signal was armed
+        sys.exit(0)
 
 
-def spawn_plugin(
-    args: Sequence[str], *, timeout: float = 20.0
+async def spawn_plugin(
+    args: Sequence[str], *, timeout: float = 20.0, log_level: str = "INFO"
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``quantum-grpc plugin ARGS --port-file F`` and wait until it listens.
 
     Returns the process and its bound port. Raises RuntimeError if it dies or is not
     listening within ``timeout`` seconds.
     """
-    with tempfile.TemporaryDirectory(prefix="quantum-plugin-") as tmp:
-        port_file = Path(tmp, "port")
-        command = [
-            sys.executable,
-            "-m",
-            "quantum_grpc",
-            "plugin",
-            *args,
-            "--port-file",
-            str(port_file),
-        ]
-        process = subprocess.Popen(command, preexec_fn=_die_with_parent)
+    folder = Path(tempfile.mkdtemp(prefix="quantum-plugin-"))
+    port_file = folder / "port"
+    command = [
+        *(sys.executable, "-m", "quantum_grpc", "--log-level", log_level, "plugin"),
+        *(*args, "--port-file", str(port_file)),
+    ]
+    # Forking from this (the event loop's) thread is deliberate: see the module docstring.
+    process = subprocess.Popen(command, env={**os.environ, PARENT_ENV: str(os.getpid())})  # noqa: ASYNC220
+    try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if port_file.exists():
                 return process, int(port_file.read_text())
             if process.poll() is not None:
                 raise RuntimeError(f"plugin {' '.join(args)} exited with {process.returncode}")
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
         stop(process)
         raise RuntimeError(f"plugin {' '.join(args)} did not listen within {timeout}s")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -62,22 +75,3 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@contextlib.contextmanager
-def plugin(args: Sequence[str]) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """A plugin process for the duration of a block."""
-    process, port = spawn_plugin(args)
-    try:
-        yield process, port
-    finally:
-        stop(process)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists (for tests that check nothing was left behind)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

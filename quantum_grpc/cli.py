@@ -13,6 +13,7 @@ from quantum_grpc import children
 from quantum_grpc.config import DEFAULT_LISTEN, BackendTarget, Settings, default_data_dir
 from quantum_grpc.server import build_server
 from quantum_grpc.service.status_rules import Readiness
+from quantum_grpc.store.engine import is_sqlite
 
 log = logging.getLogger("quantum_grpc")
 
@@ -72,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--sim-profile",
-        default="mixed",
+        default=None,
         choices=["sync", "async", "mixed", "faulty"],
         help="profile of the sim started when no --backend is given (default mixed)",
     )
@@ -89,6 +90,21 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds a mutation waits for its back-end's answer (default 2)",
     )
     serve.add_argument("--grace", type=float, default=5.0, help="shutdown grace in seconds")
+    serve.add_argument(
+        "--advertise",
+        default="",
+        metavar="HOST:PORT",
+        help="address back-ends push status reports to (default: the --listen address; "
+        "set it when back-ends run on other hosts or --listen is a wildcard)",
+    )
+    serve.add_argument(
+        "--event-poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often to read the event log for changes other replicas committed "
+        "(default 0.5 on PostgreSQL, 0 on SQLite)",
+    )
 
     plugin = commands.add_parser("plugin", help="run a back-end")
     plugins = plugin.add_subparsers(dest="plugin", required=True)
@@ -99,15 +115,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    # Handle SIGTERM/SIGINT from the first moment, so a stop during start-up is clean too.
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
     data_dir = args.data_dir or default_data_dir()
     database_url = args.database_url or f"sqlite:///{data_dir}/quantum.db"
     backends = list(args.backend)
+    if backends and args.sim_profile:
+        log.warning("--sim-profile is ignored: --backend names the back-ends to use")
+    profile = args.sim_profile or "mixed"
     child = None
     if not backends:
-        child, port = await asyncio.to_thread(
-            children.spawn_plugin, ["sim", "--listen", "127.0.0.1:0", "--profile", args.sim_profile]
-        )
+        sim_args = ["sim", "--listen", "127.0.0.1:0", "--profile", profile]
+        child, port = await children.spawn_plugin(sim_args, log_level=args.log_level)
         backends = [BackendTarget("sim", f"127.0.0.1:{port}")]
+    poll = args.event_poll_interval
+    if poll is None:  # other replicas' commits only show up in the shared log
+        poll = 0.0 if is_sqlite(database_url) else 0.5
     try:
         settings = Settings(
             database_url=database_url,
@@ -116,7 +142,11 @@ async def _serve(args: argparse.Namespace) -> int:
             readiness=Readiness(args.readiness),
             sync_wait=args.sync_wait,
             grace=args.grace,
+            reporter_target=args.advertise,
+            event_poll_interval=poll,
         )
+        if stopping.is_set():
+            return 0
         app = await build_server(settings)
         described = ", ".join(f"{b.name} at {b.target}" for b in backends)
         log.info(
@@ -124,12 +154,8 @@ async def _serve(args: argparse.Namespace) -> int:
             app.address,
             database_url,
             described,
-            f", profile {args.sim_profile}" if child else "",
+            f", profile {profile}" if child else "",
         )
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
         await stopping.wait()
         log.info("shutting down")
         await app.stop()
@@ -141,6 +167,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `quantum-grpc` command."""
+    children.follow_parent()
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -150,11 +150,12 @@ async def unplug(
         attachment = await attachment_of(tx.session, port.id)
         if attachment is None:
             raise AttachmentNotFound(f"port {port.id} has no attachment", field="port_id")
-        if attachment.deleting:
-            return attachment, port, False
+        if attachment.deleting and not port.failed:
+            return attachment, port, False  # already on its way; a refused one is sent again
         check_revision(port, expected)
         port.interface_id = ""
         port.generation += 1
+        port.failed, port.error_code, port.error_message = False, "", ""
         attachment.deleting = True
         attachment.generation = port.generation
         await tx.record(attachment, EventKind.MODIFIED)

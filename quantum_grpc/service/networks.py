@@ -145,8 +145,8 @@ async def delete_network(
     async with core.store.write() as tx:
         row = await find_network(tx.session, caller, network_id, lock=True)
         check_revision(row, expected)
-        if row.deleting:
-            return row, False
+        if row.deleting and not row.error_code:
+            return row, False  # already on its way
         plugged = await tx.session.scalar(
             select(AttachmentRow.port_id).where(
                 AttachmentRow.network_id == row.id, AttachmentRow.deleting.is_(False)
@@ -164,6 +164,8 @@ async def delete_network(
             if not port.deleting:
                 port.deleting = True
                 await tx.record(port, EventKind.MODIFIED)
+        if row.error_code:  # a refused delete, sent again: ERROR is left by a new change
+            row.status, row.error_code, row.error_message = NetworkStatus.PROVISIONING.value, "", ""
         row.deleting = True
         row.generation += 1
         await tx.record(row, EventKind.MODIFIED)

@@ -200,16 +200,18 @@ async def delete_port(
     async with core.store.write() as tx:
         row = await find_port(tx.session, caller, port_id, network_id, lock=True)
         check_revision(row, expected)
-        if row.deleting:
-            return row, False
+        if row.deleting and not row.failed:
+            return row, False  # already on its way; a refused delete is sent again
         attachment = await attachment_of(tx.session, row.id)
         if attachment is not None and not attachment.deleting:
             raise PortInUse(
                 f"port {row.id} has interface {attachment.interface_id} plugged; unplug it first",
                 metadata={"interface_id": attachment.interface_id},
             )
-        row.deleting = True
+        row.deleting, row.failed = True, False
+        row.error_code = row.error_message = ""
         row.generation += 1
+        row.status = port_status(row, attachment)
         await tx.record(row, EventKind.MODIFIED)
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_DELETE)

@@ -73,6 +73,8 @@ async def apply_status(tx: Tx, backend: str, status: rs.ResourceStatus) -> Outco
         row = await tx.session.get(PortRow, status.resource_id)
     else:
         return _reject(backend, status, "unknown resource kind")
+    if status.state == rs.OBSERVED_STATE_UNSPECIFIED:
+        return _reject(backend, status, "no observed state")
     if row is None or status.state == rs.OBSERVED_STATE_PENDING:
         return Outcome.IGNORED
     if row.backend != backend:

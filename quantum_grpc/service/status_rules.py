@@ -62,7 +62,6 @@ class Readiness(StrEnum):
 # Reasons the core itself gives for a link that is not UP; back-ends add their own.
 REASON_NO_ATTACHMENT = "no attachment"
 REASON_BACKEND_UNAVAILABLE = "backend unavailable"
-REASON_ADMIN_DOWN = "admin down"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import unicodedata
 import uuid
 
 from google.protobuf.descriptor import EnumDescriptor
@@ -43,7 +44,7 @@ def text_field(value: str, field: str) -> str:
         raise InvalidArgument(
             f"{field} is {len(value)} characters long; the limit is {MAX_NAME}", field=field
         )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if any(unicodedata.category(ch) == "Cc" for ch in value):  # C0, DEL and C1 controls
         raise InvalidArgument(f"{field} must not contain control characters", field=field)
     return value
 
@@ -86,7 +87,7 @@ def page(page_size: int, page_token: str, filters: dict[str, object]) -> tuple[i
     try:
         decoded = json.loads(base64.urlsafe_b64decode(page_token.encode()))
         after, fingerprint = int(decoded["after"]), str(decoded["filters"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):
         raise InvalidArgument(
             "page_token is not a token this server returned", field="page_token"
         ) from None

@@ -317,6 +317,13 @@ class SimBackend:
         if action == DELETE:
             self._records.pop(spec.id, None)
             self._remember(self._tombstones, spec.id, generation)
+            if kind == NETWORK:  # a network takes its ports with it
+                for port_id in [
+                    rid
+                    for rid, held in self._records.items()
+                    if held.kind == PORT and held.spec.network_id == spec.id
+                ]:
+                    self._remember(self._tombstones, port_id, self._records.pop(port_id).generation)
             return resource_status_pb2.ResourceStatus(
                 kind=kind, resource_id=spec.id, generation=generation, state=_DELETED
             )

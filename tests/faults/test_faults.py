@@ -27,8 +27,8 @@ ACTIVE = port_pb2.PORT_STATUS_ACTIVE
 async def test_a_hung_backend_is_detected_and_nothing_else_waits_for_it(
     core_factory, channel_factory
 ) -> None:
-    process, port = await asyncio.to_thread(
-        children.spawn_plugin, ["sim", "--listen", "127.0.0.1:0", "--profile", "sync"]
+    process, port = await children.spawn_plugin(
+        ["sim", "--listen", "127.0.0.1:0", "--profile", "sync"]
     )
     try:
         app = await core_factory(

@@ -466,3 +466,46 @@ async def test_cli_serves_until_sigterm_and_exits_cleanly(tmp_path: Path) -> Non
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_deleting_a_network_drops_its_ports() -> None:
+    """The core deletes only the network; the back-end must forget its ports too."""
+    _server, port, backend = await build_sim_server(make_profile("sync"))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = backend_pb2_grpc.BackendServiceStub(channel)
+            net = backend_pb2.NetworkSpec(id="n1", tenant_id="t", name="n")
+            port_spec = backend_pb2.PortSpec(
+                id="p1", tenant_id="t", network_id="n1", admin_state_up=True
+            )
+            await stub.ApplyChange(
+                backend_pb2.ApplyChangeRequest(
+                    operation_id="o1",
+                    kind=rs.RESOURCE_KIND_NETWORK,
+                    action=backend_pb2.CHANGE_ACTION_CREATE,
+                    generation=1,
+                    network=net,
+                )
+            )
+            await stub.ApplyChange(
+                backend_pb2.ApplyChangeRequest(
+                    operation_id="o2",
+                    kind=rs.RESOURCE_KIND_PORT,
+                    action=backend_pb2.CHANGE_ACTION_CREATE,
+                    generation=1,
+                    port=port_spec,
+                )
+            )
+            await stub.ApplyChange(
+                backend_pb2.ApplyChangeRequest(
+                    operation_id="o3",
+                    kind=rs.RESOURCE_KIND_NETWORK,
+                    action=backend_pb2.CHANGE_ACTION_DELETE,
+                    generation=2,
+                    network=net,
+                )
+            )
+            listing = await stub.ListStatus(backend_pb2.ListStatusRequest())
+            assert list(listing.statuses) == []
+    finally:
+        await backend.stop(0)
