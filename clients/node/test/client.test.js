@@ -1,0 +1,327 @@
+// The Node client against a real quantum-grpc server, started here as a child process
+// (`python -m quantum_grpc serve --sim-profile async` on a free loopback port, SQLite in a
+// temporary directory) and stopped in `after`, whatever happened.
+//
+// The Python is $QUANTUM_PYTHON, else the repository's .venv/bin/python, else python3.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+
+import { connect, QuantumError, status } from '../src/index.js';
+import { quickstart } from '../examples/quickstart.js';
+
+const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = path.resolve(PACKAGE_DIR, '..', '..');
+const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
+const PYTHON = process.env.QUANTUM_PYTHON || (existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
+
+/** A loopback port nobody listens on right now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every process this file started, killed (with their process groups) on any exit. */
+const started = new Set();
+function killAll() {
+  for (const child of started) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+process.on('exit', killAll);
+// The servers run in their own process groups, so a Ctrl-C or a runner's SIGTERM does not
+// reach them: forward it.
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+  process.once(signal, () => { killAll(); process.exit(128 + number); });
+}
+
+/**
+ * `python -m quantum_grpc ARGS` in its own process group (so the sim back-end the core
+ * starts goes with it), output to `log`.
+ */
+function startPython(args, { dataDir, log }) {
+  const child = spawn(PYTHON, ['-m', 'quantum_grpc', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, QUANTUM_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  started.add(child);
+  child.output = '';
+  const keep = (chunk) => { child.output += chunk; log?.(chunk); };
+  child.stdout.setEncoding('utf8').on('data', keep);
+  child.stderr.setEncoding('utf8').on('data', keep);
+  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.exited.then(() => started.delete(child));
+  return child;
+}
+
+/** SIGTERM the process group, wait, then SIGKILL: nothing is left when this returns. */
+async function stopProcess(child, graceMs = 10_000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
+  const timedOut = Symbol('timeout');
+  const result = await Promise.race([child.exited, sleep(graceMs, timedOut, { ref: false })]);
+  if (result === timedOut) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+    await child.exited;
+  }
+  // The group may still hold a child that outlived the leader (the sim back-end).
+  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* none: the usual case */ }
+}
+
+/** Wait until the server answers a real call (ListNetworks) for `tenant`. */
+async function waitAcceptingCalls(url, child, timeoutMs = 30_000) {
+  const client = connect({ url, tenant: 'readiness-probe', retries: 0 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before serving:\n${child.output}`);
+      }
+      try {
+        await client.listNetworks({}, { timeoutMs: 1000 });
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`the server at ${url} did not accept calls within ${timeoutMs} ms ` +
+            `(${error.message}):\n${child.output}`);
+        }
+      }
+      await sleep(100);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** A core (with its own sim back-end unless `args` name one) on a free port. */
+async function startServer(args = ['--sim-profile', 'async'], { port, dataDir } = {}) {
+  const listenPort = port ?? await freePort();
+  const url = `127.0.0.1:${listenPort}`;
+  const child = startPython(['serve', '--listen', url, '--grace', '1', ...args], { dataDir });
+  await waitAcceptingCalls(url, child);
+  return { url, port: listenPort, child };
+}
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'quantum-node-test-'));
+const tenant = `node-${randomUUID().slice(0, 8)}`;
+let server;
+let client;
+
+before(async () => {
+  server = await startServer(['--sim-profile', 'async'], { dataDir });
+  client = connect({ url: server.url, tenant });
+});
+
+after(async () => {
+  client?.close();
+  await Promise.all([...started].map((child) => stopProcess(child)));
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('quickstart', () => {
+  test('the example runs as a program and ends with the port ACTIVE', async () => {
+    const example = spawn(process.execPath, [path.join(PACKAGE_DIR, 'examples', 'quickstart.js')], {
+      env: { ...process.env, QUANTUM_URL: server.url, QUANTUM_TENANT: tenant },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    example.stdout.setEncoding('utf8').on('data', (chunk) => { output += chunk; });
+    example.stderr.setEncoding('utf8').on('data', (chunk) => { output += chunk; });
+    const code = await new Promise((resolve) => example.once('exit', resolve));
+    assert.equal(code, 0, output);
+    assert.match(output, /network [0-9a-f-]{36} created/);
+    assert.match(output, /port [0-9a-f-]{36} created/);
+    assert.match(output, /interface vm-[0-9a-f]{8}-eth0 plugged/);
+    assert.match(output, /port [0-9a-f-]{36} is PORT_STATUS_ACTIVE/);
+  });
+
+  test('the flow through the client: network, port, plug, waitFor ACTIVE', async () => {
+    const lines = [];
+    const { network, port } = await quickstart(client, { log: (line) => lines.push(line), timeoutMs: 30_000 });
+    assert.equal(network.tenant_id, tenant);
+    assert.equal(port.network_id, network.id);
+    assert.equal(port.status, 'PORT_STATUS_ACTIVE');
+    assert.equal(port.link_status, 'LINK_STATUS_UP');
+    assert.match(port.interface_id, /^vm-/);
+    assert.ok(lines.some((line) => line.includes('PORT_STATUS_ACTIVE')), lines.join('\n'));
+
+    // The server agrees, and waiting again for a status already reached returns at once.
+    const { port: read } = await client.getPort({ port_id: port.id });
+    assert.equal(read.status, 'PORT_STATUS_ACTIVE');
+    const again = await client.waitFor(port.id, 'PORT_STATUS_ACTIVE', { timeoutMs: 5000 });
+    assert.equal(again.revision, read.revision);
+  });
+});
+
+describe('errors', () => {
+  test('GetNetwork of an unknown UUID rejects with NOT_FOUND and reason NETWORK_NOT_FOUND', async () => {
+    const missing = randomUUID();
+    await assert.rejects(client.getNetwork({ network_id: missing }), (error) => {
+      assert.ok(error instanceof QuantumError);
+      assert.equal(error.code, status.NOT_FOUND);
+      assert.equal(error.codeName, 'NOT_FOUND');
+      assert.equal(error.reason, 'NETWORK_NOT_FOUND');
+      assert.equal(error.domain, 'quantum.v1');
+      assert.match(error.message, new RegExp(missing));
+      return true;
+    });
+  });
+
+  test('a malformed id rejects with INVALID_ARGUMENT naming the field', async () => {
+    await assert.rejects(client.getPort({ port_id: 'not-a-uuid' }), (error) => {
+      assert.equal(error.code, status.INVALID_ARGUMENT);
+      assert.equal(error.reason, 'INVALID_ARGUMENT');
+      assert.equal(error.field, 'port_id');
+      return true;
+    });
+  });
+
+  test('a call without a tenant rejects with UNAUTHENTICATED TENANT_REQUIRED', async () => {
+    const anonymous = connect({ url: server.url, tenant: '' });
+    try {
+      await assert.rejects(anonymous.listNetworks({}), { code: status.UNAUTHENTICATED, reason: 'TENANT_REQUIRED' });
+    } finally {
+      anonymous.close();
+    }
+  });
+});
+
+describe('watch and waitFor', () => {
+  test('watch yields the current state, then SYNCED, then live changes', async () => {
+    const { network } = await client.createNetwork({ name: 'watched' });
+    const seen = [];
+    for await (const event of client.watch({ network_id: network.id })) {
+      seen.push(event);
+      if (event.type === 'EVENT_TYPE_SYNCED') {
+        await client.createPort({ network_id: network.id });
+      }
+      if (event.resource?.kind === 'port') break;
+    }
+    assert.equal(seen[0].type, 'EVENT_TYPE_ADDED');
+    assert.equal(seen[0].resource.network.id, network.id);
+    assert.ok(seen.some((event) => event.type === 'EVENT_TYPE_SYNCED'));
+    const last = seen.at(-1);
+    assert.equal(last.type, 'EVENT_TYPE_ADDED');
+    assert.equal(last.resource.port.network_id, network.id);
+    const revisions = seen.map((event) => event.revision);
+    assert.deepEqual(revisions, [...revisions].sort((a, b) => a - b));
+  });
+
+  test('waitFor rejects on timeout with DEADLINE_EXCEEDED WAIT_TIMEOUT', async () => {
+    const { network } = await client.createNetwork({ name: 'unplugged' });
+    const { port } = await client.createPort({ network_id: network.id });
+    const started = Date.now();
+    await assert.rejects(client.waitFor(port.id, 'ACTIVE', { timeoutMs: 500 }), (error) => {
+      assert.equal(error.code, status.DEADLINE_EXCEEDED);
+      assert.equal(error.reason, 'WAIT_TIMEOUT');
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  test('waitFor of a port that does not exist rejects with NOT_FOUND', async () => {
+    await assert.rejects(client.waitFor(randomUUID(), 'ACTIVE', { timeoutMs: 5000 }),
+      { code: status.NOT_FOUND, reason: 'RESOURCE_DELETED' });
+  });
+
+  test('waitFor can be aborted with an AbortSignal', async () => {
+    const { network } = await client.createNetwork({ name: 'aborted' });
+    const { port } = await client.createPort({ network_id: network.id });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    await assert.rejects(client.waitFor(port.id, 'ACTIVE', { signal: controller.signal }),
+      { code: status.CANCELLED });
+  });
+
+  test('waitFor resumes from its last revision when the server restarts mid-wait', async () => {
+    // A server of its own, so the restart does not disturb the other tests.
+    const ownDir = mkdtempSync(path.join(os.tmpdir(), 'quantum-node-restart-'));
+    let own = await startServer(['--sim-profile', 'async'], { dataDir: ownDir });
+    const restartClient = connect({ url: own.url, tenant });
+    try {
+      const { network } = await restartClient.createNetwork({ name: 'restarted' });
+      const { port } = await restartClient.createPort({ network_id: network.id });
+      const updates = [];
+      const reconnects = [];
+      let sawInitialState;
+      const initialState = new Promise((resolve) => { sawInitialState = resolve; });
+      const waiting = restartClient.waitFor(port.id, 'ACTIVE', {
+        timeoutMs: 45_000,
+        onUpdate: (p) => { updates.push(p.status); sawInitialState(); },
+        onReconnect: (error, revision) => reconnects.push({ code: error.codeName, revision }),
+      });
+      await initialState; // the stream is open and past the port's current state
+      await stopProcess(own.child);
+      own = await startServer(['--sim-profile', 'async'], { port: own.port, dataDir: ownDir });
+      await restartClient.plugAttachment({ port_id: port.id, interface_id: `vm-${randomUUID().slice(0, 8)}` });
+      const active = await waiting;
+      assert.equal(active.status, 'PORT_STATUS_ACTIVE');
+      assert.ok(reconnects.length >= 1, 'the stream was never cut');
+      assert.ok(reconnects.every((r) => r.revision > 0), JSON.stringify(reconnects));
+      assert.equal(updates.at(-1), 'PORT_STATUS_ACTIVE');
+    } finally {
+      restartClient.close();
+      await stopProcess(own.child);
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  });
+
+  test('waitFor rejects at once on ERROR with the back-end error', async () => {
+    // A sim that fails every change, and a core that uses it.
+    const faultyDir = mkdtempSync(path.join(os.tmpdir(), 'quantum-node-faulty-'));
+    const simPort = await freePort();
+    const sim = startPython(['plugin', 'sim', '--listen', `127.0.0.1:${simPort}`, '--profile', 'faulty',
+      '--failure-rate', '1', '--steps', '1', '--step-delay', '0.05'], { dataDir: faultyDir });
+    let core;
+    let c;
+    try {
+      core = await startServer(['--backend', `sim=127.0.0.1:${simPort}`], { dataDir: faultyDir });
+      c = connect({ url: core.url, tenant });
+      const { network } = await c.createNetwork({ name: 'doomed' });
+      const started = Date.now();
+      await assert.rejects(c.waitFor(network.id, 'AVAILABLE', { kind: 'network', timeoutMs: 20_000 }), (error) => {
+        assert.equal(error.code, status.FAILED_PRECONDITION);
+        assert.equal(error.reason, 'RESOURCE_FAILED');
+        assert.ok(error.backendError?.code, JSON.stringify(error.backendError));
+        assert.equal(error.metadata.error_code, error.backendError.code);
+        assert.match(error.message, /went to ERROR/);
+        return true;
+      });
+      assert.ok(Date.now() - started < 15_000, 'rejected long after the ERROR');
+    } finally {
+      c?.close();
+      await stopProcess(core?.child);
+      await stopProcess(sim);
+      rmSync(faultyDir, { recursive: true, force: true });
+    }
+  });
+});
+
+test('no server process is left once stopped', async () => {
+  const probeDir = mkdtempSync(path.join(os.tmpdir(), 'quantum-node-probe-'));
+  const probe = await startServer(['--sim-profile', 'async'], { dataDir: probeDir });
+  const pids = readFileSync(`/proc/${probe.child.pid}/task/${probe.child.pid}/children`, 'utf8')
+    .split(/\s+/).filter(Boolean).map(Number);
+  await stopProcess(probe.child);
+  for (const pid of [probe.child.pid, ...pids]) {
+    assert.ok(!existsSync(`/proc/${pid}`) || /State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')),
+      `process ${pid} outlived the server`);
+  }
+  rmSync(probeDir, { recursive: true, force: true });
+});

@@ -1,0 +1,114 @@
+"""What every scenario checks: statuses reached through the watch, and allowed moves only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any
+
+import grpc
+
+from quantum_grpc._proto.quantum.v1 import (
+    attachment_pb2,
+    network_pb2,
+    port_pb2,
+    watch_service_pb2 as watch_pb,
+)
+from quantum_grpc.conformance.client import Api, Follower, rpc_error
+from quantum_grpc.errors import QuantumError
+from quantum_grpc.service.status_rules import GONE, NEW, transition_allowed
+
+_STATUS_ENUMS: dict[str, Any] = {
+    "network": network_pb2.NetworkStatus,
+    "port": port_pb2.PortStatus,
+    "attachment": attachment_pb2.AttachmentStatus,
+}
+
+
+def status_name(kind: str, value: int) -> str:
+    """ "ACTIVE" for (port, PORT_STATUS_ACTIVE)."""
+    enum = _STATUS_ENUMS[kind]
+    return str(enum.Name(value)).removeprefix(f"{kind.upper()}_STATUS_")
+
+
+async def wait_status(api: Api, kind: str, resource_id: str, *statuses: int, timeout: float) -> Any:
+    """WaitForStatus for one resource; returns the resource message."""
+    field = {
+        "network": "network_statuses",
+        "port": "port_statuses",
+        "attachment": "attachment_statuses",
+    }
+    request = watch_pb.WaitForStatusRequest(
+        kind=getattr(watch_pb, f"RESOURCE_KIND_{kind.upper()}"), resource_id=resource_id
+    )
+    getattr(request, field[kind]).extend(statuses)
+    answer = await api.watch.WaitForStatus(request, metadata=api.md, timeout=timeout)
+    return getattr(answer.resource, kind)
+
+
+async def wait_gone(api: Api, kind: str, resource_id: str, timeout: float) -> None:
+    """Until the resource no longer exists (its delete was confirmed); attachments are
+    named by their port's id."""
+    getter = {"network": api.get_network, "port": api.get_port, "attachment": api.get_attachment}[
+        kind
+    ]
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                await getter(resource_id)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, reason: str) -> QuantumError:
+    """The call fails with exactly this code and ErrorInfo reason."""
+    error = await rpc_error(call)
+    assert (error.code, error.reason) == (code, reason), (
+        f"expected {code.name} {reason}, got {error.code.name} {error.reason}: {error.message}"
+    )
+    return error
+
+
+def check_transitions(events: Sequence[watch_pb.WatchEvent]) -> None:
+    """Every resource in ``events`` moved only along the status model's transitions.
+
+    ``events`` is a whole stream: what comes before its SYNCED marker is the initial
+    state, where each resource starts; every change after it must be allowed.
+    """
+    last: dict[str, str] = {}
+    synced = not any(e.type == watch_pb.EVENT_TYPE_SYNCED for e in events)
+    for event in events:
+        if event.type == watch_pb.EVENT_TYPE_SYNCED:
+            synced = True
+            continue
+        kind = event.resource.WhichOneof("kind")
+        if kind is None:
+            continue
+        resource = getattr(event.resource, kind)
+        status = status_name(kind, resource.status)
+        if not synced:
+            last[resource.id] = status
+            continue
+        before = last.get(resource.id, NEW)
+        after = GONE if event.type == watch_pb.EVENT_TYPE_DELETED else status
+        assert transition_allowed(kind.upper(), before, after), (
+            f"{kind} {resource.id} moved {before} -> {after} at revision {event.revision}, "
+            "which the status model does not allow"
+        )
+        last[resource.id] = after
+
+
+@contextlib.asynccontextmanager
+async def watched(api: Api, network_id: str = "") -> AsyncIterator[Follower]:
+    """Watch the tenant (or one network) for the duration; check transitions at the end."""
+    follower = Follower(api, watch_pb.WatchStatusRequest(network_id=network_id)).start()
+    await follower.until(lambda ev: any(e.type == watch_pb.EVENT_TYPE_SYNCED for e in ev))
+    try:
+        yield follower
+        check_transitions(follower.events)
+    finally:
+        await follower.cancel()

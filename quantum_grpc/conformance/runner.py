@@ -1,0 +1,111 @@
+"""Run the scenarios against a back-end: a core of our own dispatches to it."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, backend_pb2_grpc
+from quantum_grpc.config import BackendTarget, Settings
+from quantum_grpc.conformance.client import Api
+from quantum_grpc.conformance.scenarios import SCENARIOS, Context, Entry, Interfaces, NoInterfaces
+from quantum_grpc.server import build_server
+from quantum_grpc.service.status_rules import Readiness
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one scenario went."""
+
+    scenario: str
+    policy: str
+    passed: bool
+    seconds: float
+    detail: str = ""
+
+
+async def backend_name(target: str, timeout: float = 10.0) -> str:
+    """The name a back-end gives itself (its reports must carry it)."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = backend_pb2_grpc.BackendServiceStub(channel)
+        answer = await stub.DescribeBackend(backend_pb2.DescribeBackendRequest(), timeout=timeout)
+    return str(answer.name)
+
+
+def _selected(names: Sequence[str] | None) -> list[Entry]:
+    if not names:
+        return list(SCENARIOS)
+    known = {entry.name: entry for entry in SCENARIOS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; known: {sorted(known)}")
+    return [known[n] for n in names]
+
+
+async def _run_one(entry: Entry, context: Context, limit: float) -> Result:
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(limit):
+            await entry.run(context)
+    except Exception as exc:  # a scenario's failure is a result, not a crash of the run
+        detail = str(exc) or type(exc).__name__
+        if not isinstance(exc, AssertionError | TimeoutError | grpc.aio.AioRpcError):
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+        if isinstance(exc, TimeoutError):
+            detail = f"did not finish within {limit:.0f}s"
+        return Result(
+            entry.name, context.readiness.value, False, time.monotonic() - started, detail
+        )
+    return Result(entry.name, context.readiness.value, True, time.monotonic() - started)
+
+
+async def run_conformance(
+    target: str,
+    *,
+    scenarios: Sequence[str] | None = None,
+    interfaces: Interfaces | None = None,
+    timeout: float = 30.0,
+) -> list[Result]:
+    """Run the (selected) scenarios against the back-end at ``target``.
+
+    Scenarios that need a readiness policy run in a core with that policy; the others run
+    under `accept`. Cores are started one after the other, since a back-end reports to
+    the core that described it last.
+    """
+    entries = _selected(scenarios)
+    name = await backend_name(target)
+    results: list[Result] = []
+    for policy in (Readiness.ACCEPT, Readiness.REJECT):
+        group = [e for e in entries if (e.policy or Readiness.ACCEPT) is policy]
+        if not group:
+            continue
+        with tempfile.TemporaryDirectory(prefix="quantum-conformance-") as folder:
+            settings = Settings(
+                database_url=f"sqlite:///{folder}/conformance.db",
+                backends=(BackendTarget(name, target),),
+                listen="127.0.0.1:0",
+                readiness=policy,
+                health_retry=0.2,
+                backend_retry_max=0.5,
+                grace=0,
+            )
+            app = await build_server(settings)
+            try:
+                link = app.links.get(name)
+                assert link is not None
+                await asyncio.wait_for(link.ready.wait(), timeout)
+                async with grpc.aio.insecure_channel(app.address) as channel:
+                    api = Api(channel, tenant=f"conformance-{uuid.uuid4().hex[:8]}")
+                    context = Context(api, policy, interfaces or NoInterfaces(), timeout)
+                    for entry in group:
+                        results.append(await _run_one(entry, context, timeout * 3))
+            finally:
+                await app.stop(0)
+    return results
