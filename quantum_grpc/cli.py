@@ -9,6 +9,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import grpc
+
 from quantum_grpc import children
 from quantum_grpc.config import DEFAULT_LISTEN, BackendTarget, Settings, default_data_dir
 from quantum_grpc.server import build_server
@@ -106,6 +108,22 @@ def _parser() -> argparse.ArgumentParser:
         "(default 0.5 on PostgreSQL, 0 on SQLite)",
     )
 
+    conformance = commands.add_parser(
+        "conformance",
+        help="run the conformance suite against a back-end",
+        description="Start a private core that dispatches to the back-end at --backend, run "
+        "every user-level scenario through it, print a pass/fail table, and exit 1 if any "
+        "scenario failed. The back-end must not be serving another core meanwhile.",
+    )
+    conformance.add_argument("--backend", required=True, metavar="HOST:PORT")
+    conformance.add_argument(
+        "--scenario", action="append", default=None, help="run only this scenario (repeatable)"
+    )
+    conformance.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds a single wait may take"
+    )
+    conformance.add_argument("--output", choices=["table", "json"], default="table")
+
     plugin = commands.add_parser("plugin", help="run a back-end")
     plugins = plugin.add_subparsers(dest="plugin", required=True)
     from quantum_plugins.sim import cli as sim_cli
@@ -165,6 +183,27 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _conformance(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from quantum_grpc.conformance.report import print_results
+    from quantum_grpc.conformance.runner import run_conformance
+
+    console = Console()
+    try:
+        results = await run_conformance(args.backend, scenarios=args.scenario, timeout=args.timeout)
+    except ValueError as exc:
+        console.print(f"error: {exc}", highlight=False)
+        return 2
+    except grpc.aio.AioRpcError as exc:
+        console.print(
+            f"error: no back-end answers at {args.backend}: {exc.code().name}", highlight=False
+        )
+        return 2
+    print_results(results, args.backend, args.output, console)
+    return 0 if all(r.passed for r in results) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `quantum-grpc` command."""
     children.follow_parent()
@@ -174,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return asyncio.run(_serve(args))
+    if args.command == "conformance":
+        return asyncio.run(_conformance(args))
     from quantum_plugins.sim import cli as sim_cli
 
     return sim_cli.run(args)

@@ -8,18 +8,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReportTapsRequest(_message.Message):
-    __slots__ = ("host", "agent_id", "full", "taps", "removed")
+    __slots__ = ("host", "agent_id", "full", "taps", "removed", "heartbeat_interval_ms")
     HOST_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
     TAPS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     host: str
     agent_id: str
     full: bool
     taps: _containers.RepeatedCompositeFieldContainer[_binding_pb2.Tap]
     removed: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, host: _Optional[str] = ..., agent_id: _Optional[str] = ..., full: _Optional[bool] = ..., taps: _Optional[_Iterable[_Union[_binding_pb2.Tap, _Mapping]]] = ..., removed: _Optional[_Iterable[str]] = ...) -> None: ...
+    heartbeat_interval_ms: int
+    def __init__(self, host: _Optional[str] = ..., agent_id: _Optional[str] = ..., full: _Optional[bool] = ..., taps: _Optional[_Iterable[_Union[_binding_pb2.Tap, _Mapping]]] = ..., removed: _Optional[_Iterable[str]] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class ReportTapsResponse(_message.Message):
     __slots__ = ("registered", "backend_epoch")
@@ -54,14 +56,16 @@ class WatchBindingsResponse(_message.Message):
     def __init__(self, backend_epoch: _Optional[str] = ..., revision: _Optional[int] = ..., snapshot: _Optional[bool] = ..., events: _Optional[_Iterable[_Union[_binding_pb2.BindingEvent, _Mapping]]] = ...) -> None: ...
 
 class ReportBindingsRequest(_message.Message):
-    __slots__ = ("host", "agent_id", "results")
+    __slots__ = ("host", "agent_id", "results", "backend_epoch")
     HOST_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_EPOCH_FIELD_NUMBER: _ClassVar[int]
     host: str
     agent_id: str
     results: _containers.RepeatedCompositeFieldContainer[_binding_pb2.BindingResult]
-    def __init__(self, host: _Optional[str] = ..., agent_id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[_binding_pb2.BindingResult, _Mapping]]] = ...) -> None: ...
+    backend_epoch: str
+    def __init__(self, host: _Optional[str] = ..., agent_id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[_binding_pb2.BindingResult, _Mapping]]] = ..., backend_epoch: _Optional[str] = ...) -> None: ...
 
 class ReportBindingsResponse(_message.Message):
     __slots__ = ("registered",)

@@ -81,7 +81,10 @@ class AgentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchBindings(self, request, context):
-        """WatchBindings streams the bindings the host must wire. Without a resumable position
+        """WatchBindings streams the bindings the host must wire. A freshly started back-end
+        sends nothing until the core has resynchronised it (ListStatus, then a quiet moment),
+        so that no agent tears its host down to match an empty desired state. Without a
+        resumable position
         (another back-end epoch, a revision older than the back-end keeps, or 0) the first
         response is a snapshot of the host's complete desired state; after that, and when
         resuming, each response carries the changes after the previous one. Idle streams get
