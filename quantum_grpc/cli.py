@@ -26,6 +26,10 @@ examples:
   quantum-grpc serve --database-url postgresql://postgres@127.0.0.1/test \\
                      --backend sim=127.0.0.1:9697
   quantum-grpc plugin sim --listen 127.0.0.1:9697 --profile faulty --failure-rate 0.3
+  quantum-grpc plugin linuxbridge --listen 127.0.0.1:9698
+  quantum-grpc agent linuxbridge --host hv1 --backend 127.0.0.1:9698
+  quantum-grpc serve --backend linuxbridge=127.0.0.1:9698
+  quantum-grpc conformance --backend 127.0.0.1:9697
 """
 
 
@@ -129,6 +133,18 @@ def _parser() -> argparse.ArgumentParser:
     from quantum_plugins.sim import cli as sim_cli
 
     sim_cli.add_arguments(plugins.add_parser("sim", help="the simulated back-end"))
+    from quantum_plugins.linuxbridge import agent_cli as lb_agent_cli, backend_cli as lb_backend_cli
+
+    lb_backend_cli.add_arguments(
+        plugins.add_parser(
+            "linuxbridge", help="the Linux bridge back-end (host agents do the wiring)"
+        )
+    )
+    agent = commands.add_parser("agent", help="run a host agent")
+    agents = agent.add_subparsers(dest="agent", required=True)
+    lb_agent_cli.add_arguments(
+        agents.add_parser("linuxbridge", help="the linuxbridge host agent (root or CAP_NET_ADMIN)")
+    )
     return parser
 
 
@@ -215,6 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_serve(args))
     if args.command == "conformance":
         return asyncio.run(_conformance(args))
+    if args.command == "agent":
+        from quantum_plugins.linuxbridge import agent_cli
+
+        return agent_cli.run(args)
+    if args.plugin == "linuxbridge":
+        from quantum_plugins.linuxbridge import backend_cli
+
+        return backend_cli.run(args)
     from quantum_plugins.sim import cli as sim_cli
 
     return sim_cli.run(args)

@@ -1,0 +1,80 @@
+"""The Python SDK of the Quantum network API over gRPC.
+
+``Client`` (blocking) and ``AsyncClient`` (asyncio) cover every RPC; resources come back
+as the API's protobuf messages (re-exported here), errors are raised as the shared
+catalogue's exceptions (:mod:`quantum_grpc.errors`), each with its gRPC ``code`` and
+ErrorInfo ``reason``. ``wait_for`` awaits a status over a watch that resumes after a
+dropped stream::
+
+    from quantum_client import Client
+
+    with Client(tenant="acme") as quantum:          # or QUANTUM_URL / QUANTUM_TENANT
+        port = quantum.create_port(quantum.create_network("web").id)
+        quantum.plug(port.id, "vif-1")
+        port = quantum.wait_for(port, "ACTIVE", timeout=60)
+"""
+
+from __future__ import annotations
+
+from quantum_client._aio import AsyncClient
+from quantum_client._settings import DEFAULT_URL, NO_RETRY, RetryPolicy, Settings
+from quantum_client._sync import Client
+from quantum_client.types import (
+    AnyResource,
+    Attachment,
+    AttachmentStatus,
+    BackendError,
+    DeleteNetworkResponse,
+    DeletePortResponse,
+    EventType,
+    LinkStatus,
+    Network,
+    NetworkStatus,
+    PlugAttachmentResponse,
+    Port,
+    PortStatus,
+    QosPolicy,
+    Resource,
+    ResourceKind,
+    UnplugAttachmentResponse,
+    WatchEvent,
+)
+from quantum_grpc.errors import (
+    QuantumError,
+    ResourceDeleted,
+    ResourceFailed,
+    RevisionCompacted,
+    WaitTimeout,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "NO_RETRY",
+    "AnyResource",
+    "AsyncClient",
+    "Attachment",
+    "AttachmentStatus",
+    "BackendError",
+    "Client",
+    "DeleteNetworkResponse",
+    "DeletePortResponse",
+    "EventType",
+    "LinkStatus",
+    "Network",
+    "NetworkStatus",
+    "PlugAttachmentResponse",
+    "Port",
+    "PortStatus",
+    "QosPolicy",
+    "QuantumError",
+    "Resource",
+    "ResourceDeleted",
+    "ResourceFailed",
+    "ResourceKind",
+    "RetryPolicy",
+    "RevisionCompacted",
+    "Settings",
+    "UnplugAttachmentResponse",
+    "WaitTimeout",
+    "WatchEvent",
+]

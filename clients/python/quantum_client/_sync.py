@@ -1,0 +1,519 @@
+"""The blocking client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import grpc
+
+from quantum_client import _requests as rq
+from quantum_client._settings import CHANNEL_OPTIONS, RetryPolicy, Settings
+from quantum_client._watching import Cursor, OnRetry, OnUpdate, Waiter, wait_spec
+from quantum_client.resources import KindLike, StatusLike, resource_of
+from quantum_client.types import (
+    AnyResource,
+    Attachment,
+    DeleteNetworkResponse,
+    DeletePortResponse,
+    Network,
+    PlugAttachmentResponse,
+    Port,
+    QosPolicy,
+    UnplugAttachmentResponse,
+    WatchEvent,
+    WatchStatusRequest,
+)
+from quantum_grpc._proto.quantum.v1 import (
+    attachment_service_pb2 as att_pb,
+    attachment_service_pb2_grpc,
+    network_service_pb2 as net_pb,
+    network_service_pb2_grpc,
+    port_service_pb2 as port_pb,
+    port_service_pb2_grpc,
+    watch_service_pb2 as watch_pb,
+    watch_service_pb2_grpc,
+)
+from quantum_grpc.errors import QuantumError, WaitTimeout, error_from_rpc
+
+__all__ = ["Client"]
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class Client:
+    """A blocking client of the Quantum API.
+
+    Every method raises the catalogue's exceptions (:mod:`quantum_grpc.errors`), which
+    carry the gRPC ``code`` and the ErrorInfo ``reason``. Reads, creates (made safe by a
+    request id generated per call) and plugs are retried on UNAVAILABLE with backoff.
+
+    Example:
+        >>> with Client(tenant="acme") as quantum:
+        ...     net = quantum.create_network("web")
+        ...     port = quantum.create_port(net.id)
+        ...     quantum.plug(port.id, "vif-1")
+        ...     port = quantum.wait_for(port, "ACTIVE", timeout=60)
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        tenant: str | None = None,
+        *,
+        admin: bool | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        """Connect (lazily) to the server.
+
+        Args:
+            url: ``host:port``; defaults to ``$QUANTUM_URL``, then ``127.0.0.1:9696``.
+            tenant: The caller's tenant; defaults to ``$QUANTUM_TENANT`` (required).
+            admin: Act as an administrator; defaults to ``$QUANTUM_ADMIN``.
+            timeout: Deadline in seconds of each unary call; None for none.
+            retry: How UNAVAILABLE is retried and streams resumed.
+            channel: A channel to use instead of an insecure one to ``url``; it is not
+                closed by :meth:`close`.
+
+        Raises:
+            TenantRequired: when no tenant is given either way.
+        """
+        self.settings = Settings.resolve(url, tenant, admin)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._owns_channel = channel is None
+        self._channel = channel or grpc.insecure_channel(
+            self.settings.target, options=CHANNEL_OPTIONS
+        )
+        self._networks = network_service_pb2_grpc.NetworkServiceStub(self._channel)
+        self._ports = port_service_pb2_grpc.PortServiceStub(self._channel)
+        self._attachments = attachment_service_pb2_grpc.AttachmentServiceStub(self._channel)
+        self._watch = watch_service_pb2_grpc.WatchServiceStub(self._channel)
+
+    def close(self) -> None:
+        """Close the channel (unless it was passed in)."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _unary(self, method: Callable[..., Any], request: Any, *, idempotent: bool) -> Any:
+        failures = 0
+        while True:
+            try:
+                return method(request, metadata=self.settings.metadata, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+                failures += 1
+                if (
+                    not idempotent
+                    or error.code != grpc.StatusCode.UNAVAILABLE
+                    or failures >= self.retry.max_attempts
+                ):
+                    raise error from exc
+            time.sleep(self.retry.backoff(failures))
+
+    def _pages(self, method: Callable[..., Any], request: Any, field: str) -> Iterator[Any]:
+        while True:
+            response = self._unary(method, request, idempotent=True)
+            yield from getattr(response, field)
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def _stream(
+        self,
+        base: WatchStatusRequest,
+        cursor: Cursor,
+        *,
+        deadline: float | None = None,
+        on_retry: OnRetry | None = None,
+        on_start: Callable[[int], object] | None = None,
+    ) -> Generator[WatchEvent, None, None]:
+        while True:
+            request = cursor.request(base)
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeout("the deadline passed")
+            if on_start is not None:
+                on_start(request.start_revision)
+            call = self._watch.WatchStatus(
+                request, metadata=self.settings.metadata, timeout=remaining
+            )
+            error: QuantumError | None = None
+            try:
+                for response in call:
+                    for event in response.events:
+                        cursor.seen(event)
+                        yield event
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+            finally:
+                call.cancel()
+            pause = cursor.cut(error)
+            if deadline is not None:
+                pause = max(0.0, min(pause, deadline - time.monotonic()))
+            if on_retry is not None:
+                on_retry(error, pause)
+            time.sleep(pause)
+
+    # -- networks ----------------------------------------------------------------------
+    def create_network(self, name: str, *, request_id: str | None = None) -> Network:
+        """Create a network; retried safely on UNAVAILABLE thanks to its request id.
+
+        Args:
+            name: 1 to 255 characters, no control characters.
+            request_id: A UUID making retries safe; one is generated when omitted.
+
+        Returns:
+            The network, AVAILABLE if the back-end confirmed at once, else PROVISIONING.
+        """
+        request = rq.create_network(name, request_id)
+        response: net_pb.CreateNetworkResponse = self._unary(
+            self._networks.CreateNetwork, request, idempotent=True
+        )
+        return response.network
+
+    def get_network(self, network_id: str) -> Network:
+        """One network with its current status."""
+        request = net_pb.GetNetworkRequest(network_id=network_id)
+        response: net_pb.GetNetworkResponse = self._unary(
+            self._networks.GetNetwork, request, idempotent=True
+        )
+        return response.network
+
+    def list_networks(
+        self, *, name: str = "", status: StatusLike | None = None, page_size: int = 0
+    ) -> Iterator[Network]:
+        """Every network of the tenant, oldest first, fetching pages as it goes.
+
+        Args:
+            name: Only networks with exactly this name.
+            status: Only networks in this status (``"AVAILABLE"``).
+            page_size: Networks per page; 0 lets the server choose.
+        """
+        request = rq.list_networks(name, status, page_size)
+        return self._pages(self._networks.ListNetworks, request, "networks")
+
+    def update_network(
+        self, network_id: str, *, name: str | None = None, expected_revision: int = 0
+    ) -> Network:
+        """Change a network's name; ``expected_revision`` makes it a compare-and-swap."""
+        request = rq.update_network(network_id, name, expected_revision)
+        response: net_pb.UpdateNetworkResponse = self._unary(
+            self._networks.UpdateNetwork, request, idempotent=False
+        )
+        return response.network
+
+    def delete_network(
+        self, network_id: str, *, expected_revision: int = 0
+    ) -> DeleteNetworkResponse:
+        """Delete a network without plugged ports.
+
+        Returns:
+            The last snapshot and ``deleted``; with an asynchronous back-end the network
+            stays visible with ``deleting`` set until the back-end confirms.
+        """
+        request = net_pb.DeleteNetworkRequest(
+            network_id=network_id, expected_revision=expected_revision
+        )
+        response: DeleteNetworkResponse = self._unary(
+            self._networks.DeleteNetwork, request, idempotent=False
+        )
+        return response
+
+    # -- ports -------------------------------------------------------------------------
+    def create_port(
+        self,
+        network_id: str,
+        *,
+        admin_state_up: bool | None = None,
+        qos: QosPolicy | None = None,
+        require_ready: bool = False,
+        request_id: str | None = None,
+    ) -> Port:
+        """Create a port on a network; retried safely on UNAVAILABLE.
+
+        Args:
+            network_id: The network's UUID.
+            admin_state_up: The administrative state; up when omitted.
+            qos: A rate limit (``QosPolicy(rate_kbps=..., burst_kbytes=...)``).
+            require_ready: Fail with RESOURCE_NOT_READY if the network is not AVAILABLE.
+            request_id: A UUID making retries safe; one is generated when omitted.
+        """
+        request = rq.create_port(network_id, admin_state_up, qos, require_ready, request_id)
+        response: port_pb.CreatePortResponse = self._unary(
+            self._ports.CreatePort, request, idempotent=True
+        )
+        return response.port
+
+    def get_port(self, port_id: str) -> Port:
+        """One port with its derived status."""
+        request = port_pb.GetPortRequest(port_id=port_id)
+        response: port_pb.GetPortResponse = self._unary(
+            self._ports.GetPort, request, idempotent=True
+        )
+        return response.port
+
+    def list_ports(
+        self, network_id: str = "", *, status: StatusLike | None = None, page_size: int = 0
+    ) -> Iterator[Port]:
+        """The ports of a network (or of the whole tenant), oldest first, page by page."""
+        request = rq.list_ports(network_id, status, page_size)
+        return self._pages(self._ports.ListPorts, request, "ports")
+
+    def update_port(
+        self,
+        port_id: str,
+        *,
+        admin_state_up: bool | None = None,
+        qos: QosPolicy | None = None,
+        expected_revision: int = 0,
+        require_ready: bool = False,
+    ) -> Port:
+        """Change a port's administrative state or QoS (a rate of 0 removes the limit)."""
+        request = rq.update_port(port_id, admin_state_up, qos, expected_revision, require_ready)
+        response: port_pb.UpdatePortResponse = self._unary(
+            self._ports.UpdatePort, request, idempotent=False
+        )
+        return response.port
+
+    def delete_port(self, port_id: str, *, expected_revision: int = 0) -> DeletePortResponse:
+        """Delete a port without an attachment; see :meth:`delete_network` for ``deleted``."""
+        request = port_pb.DeletePortRequest(port_id=port_id, expected_revision=expected_revision)
+        response: DeletePortResponse = self._unary(
+            self._ports.DeletePort, request, idempotent=False
+        )
+        return response
+
+    # -- attachments -------------------------------------------------------------------
+    def get_attachment(self, port_id: str) -> Attachment:
+        """The attachment of a port (ATTACHMENT_NOT_FOUND when nothing is plugged)."""
+        request = att_pb.GetAttachmentRequest(port_id=port_id)
+        response: att_pb.GetAttachmentResponse = self._unary(
+            self._attachments.GetAttachment, request, idempotent=True
+        )
+        return response.attachment
+
+    def plug(
+        self,
+        port_id: str,
+        interface_id: str,
+        *,
+        expected_revision: int = 0,
+        require_ready: bool = False,
+    ) -> PlugAttachmentResponse:
+        """Plug an interface into a port.
+
+        Plugging the interface already on the port returns it unchanged, so an
+        unconditional plug is retried on UNAVAILABLE.
+
+        Returns:
+            The attachment and the port after the plug.
+        """
+        request = rq.plug(port_id, interface_id, expected_revision, require_ready)
+        response: PlugAttachmentResponse = self._unary(
+            self._attachments.PlugAttachment, request, idempotent=expected_revision == 0
+        )
+        return response
+
+    def unplug(self, port_id: str, *, expected_revision: int = 0) -> UnplugAttachmentResponse:
+        """Unplug the port's interface; the port's link goes DOWN."""
+        request = att_pb.UnplugAttachmentRequest(
+            port_id=port_id, expected_revision=expected_revision
+        )
+        response: UnplugAttachmentResponse = self._unary(
+            self._attachments.UnplugAttachment, request, idempotent=False
+        )
+        return response
+
+    # -- watching ----------------------------------------------------------------------
+    def watch(
+        self,
+        *,
+        kinds: Iterable[KindLike] = (),
+        resource_ids: Iterable[str] = (),
+        network_id: str = "",
+        statuses: dict[KindLike, StatusLike] | None = None,
+        start_revision: int = 0,
+        relist: bool = False,
+        on_retry: OnRetry | None = None,
+    ) -> Generator[WatchEvent, None, None]:
+        """Follow changes; the stream resumes by itself from the last revision received.
+
+        Without ``start_revision`` it yields an ADDED event per current resource, then a
+        SYNCED marker, then live events; with it, exactly the events after it. PROGRESS
+        markers arrive on idle streams. A cut stream (UNAVAILABLE, RESOURCE_EXHAUSTED) is
+        resumed with backoff, up to ``retry.watch_resumes`` failures in a row.
+
+        Args:
+            kinds: Only these kinds (``"port"``...); all when empty.
+            resource_ids: Only these resources (an attachment also matches its port's id).
+            network_id: Only this network and what is on it.
+            statuses: Only snapshots in these statuses, per kind: ``{"port": "ACTIVE"}``.
+            start_revision: Resume after this revision.
+            relist: When the revision was compacted (OUT_OF_RANGE), start over with a full
+                list (ADDED events then SYNCED: rebuild your state on SYNCED) instead of
+                raising :class:`~quantum_grpc.errors.RevisionCompacted`.
+            on_retry: Called with the error and the pause before each resume.
+
+        Returns:
+            A generator of events, markers included; close it to end the stream.
+        """
+        base = rq.watch(kinds, resource_ids, network_id, statuses)
+        cursor = Cursor(self.retry, start_revision, limit=self.retry.watch_resumes, relist=relist)
+        return self._stream(base, cursor, on_retry=on_retry)
+
+    def wait_for_status(
+        self, kind: KindLike, resource_id: str, statuses: StatusLike, *, timeout: float = 60.0
+    ) -> AnyResource:
+        """The server-side wait (the WaitForStatus RPC); see :meth:`wait_for` for one that
+        also survives a server restart.
+
+        Raises:
+            ResourceFailed: the resource went to ERROR.
+            ResourceDeleted: it does not exist or was deleted.
+            WaitTimeout: ``timeout`` passed first.
+        """
+        request = rq.wait_for_status(kind, resource_id, statuses)
+        try:
+            response: watch_pb.WaitForStatusResponse = self._watch.WaitForStatus(
+                request, metadata=self.settings.metadata, timeout=timeout
+            )
+        except grpc.RpcError as exc:
+            error = error_from_rpc(exc)
+            if error.code == grpc.StatusCode.DEADLINE_EXCEEDED and not isinstance(
+                error, WaitTimeout
+            ):
+                # The call's own deadline can beat the server's WaitTimeout to the client.
+                error = WaitTimeout(f"no wanted status within {timeout:g} s")
+            raise error from exc
+        found = resource_of(response.resource)
+        assert found is not None
+        return found
+
+    @overload
+    def wait_for(
+        self,
+        target: Port,
+        statuses: StatusLike,
+        /,
+        *,
+        timeout: float = ...,
+        on_update: OnUpdate | None = ...,
+        on_retry: OnRetry | None = ...,
+    ) -> Port: ...
+    @overload
+    def wait_for(
+        self,
+        target: Network,
+        statuses: StatusLike,
+        /,
+        *,
+        timeout: float = ...,
+        on_update: OnUpdate | None = ...,
+        on_retry: OnRetry | None = ...,
+    ) -> Network: ...
+    @overload
+    def wait_for(
+        self,
+        target: Attachment,
+        statuses: StatusLike,
+        /,
+        *,
+        timeout: float = ...,
+        on_update: OnUpdate | None = ...,
+        on_retry: OnRetry | None = ...,
+    ) -> Attachment: ...
+    @overload
+    def wait_for(
+        self,
+        target: Literal["port"],
+        resource_id: str,
+        statuses: StatusLike,
+        /,
+        *,
+        timeout: float = ...,
+        on_update: OnUpdate | None = ...,
+        on_retry: OnRetry | None = ...,
+    ) -> Port: ...
+    @overload
+    def wait_for(
+        self,
+        target: KindLike,
+        resource_id: str,
+        statuses: StatusLike,
+        /,
+        *,
+        timeout: float = ...,
+        on_update: OnUpdate | None = ...,
+        on_retry: OnRetry | None = ...,
+    ) -> AnyResource: ...
+    def wait_for(
+        self,
+        target: AnyResource | KindLike,
+        *spec: Any,
+        timeout: float = 60.0,
+        on_update: OnUpdate | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> AnyResource:
+        """Wait until a resource is in one of ``statuses``, over WatchStatus.
+
+        ``wait_for(port, "ACTIVE", timeout=60)`` or
+        ``wait_for("port", port_id, ["ACTIVE", "DOWN"], timeout=60)``. A dropped stream
+        (UNAVAILABLE, a server restart) is resumed from the last revision received, with
+        backoff, until ``timeout``; a compacted revision is answered by a fresh list.
+
+        Args:
+            target: A resource message, or a kind followed by the resource's id (for an
+                attachment, its port's id).
+            timeout: Seconds to wait in all.
+            on_update: Called with every snapshot of the resource as it arrives.
+            on_retry: Called with the error and the pause before each resume.
+
+        Returns:
+            The resource as it reached a wanted status.
+
+        Raises:
+            ResourceFailed: at once when it goes to ERROR; ``metadata`` carries the
+                back-end's ``error_code`` and ``error_message``.
+            ResourceDeleted: it does not exist or was deleted.
+            WaitTimeout: ``timeout`` passed first.
+        """
+        waiter = Waiter(wait_spec(target, spec), on_update)
+        cursor = Cursor(self.retry, 0, limit=None, relist=True)
+        events = self._stream(
+            waiter.spec.watch_request(),
+            cursor,
+            deadline=time.monotonic() + timeout,
+            on_retry=on_retry,
+            on_start=waiter.stream_started,
+        )
+        try:
+            for event in events:
+                done = waiter.feed(event)
+                if done is not None:
+                    return done
+        except QuantumError as error:
+            if error.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise waiter.timed_out(timeout) from error
+            raise
+        finally:
+            events.close()
+        raise AssertionError("unreachable: the watch stream never ends by itself")

@@ -1,0 +1,198 @@
+"""The I/O-free half of watching and waiting, shared by the sync and asyncio clients.
+
+:class:`Cursor` remembers the last revision a stream delivered (markers included) and
+decides, when a stream is cut, whether to resume from it, re-list, or give up.
+:class:`Waiter` judges the events of one resource for ``wait_for``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from quantum_client._settings import RetryPolicy
+from quantum_client.resources import (
+    KindLike,
+    enum_label,
+    error_status,
+    kind_label,
+    kind_of,
+    parse_kind,
+    parse_statuses,
+    resource_of,
+    status_enum,
+    status_label,
+    status_of,
+)
+from quantum_client.types import AnyResource, Attachment, EventType, WatchEvent, WatchStatusRequest
+from quantum_grpc.errors import QuantumError, ResourceDeleted, ResourceFailed, WaitTimeout
+
+#: Codes that end a stream the client should resume from its last revision.
+RESUMABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+
+OnUpdate = Callable[[AnyResource], object]
+"""Called with each snapshot of the awaited resource as it arrives."""
+
+OnRetry = Callable[[QuantumError | None, float], object]
+"""Called with the error that cut a stream (None if it just ended) and the pause before resuming."""
+
+
+@dataclass
+class Cursor:
+    """A stream's position, and what to do when the stream is cut.
+
+    Attributes:
+        policy: The backoff between resumes.
+        revision: The last revision received; 0 lists the current state first.
+        limit: Consecutive failed resumes allowed; None for no limit (a deadline bounds it).
+        relist: On OUT_OF_RANGE (the revision was compacted) start over from a fresh list
+            instead of raising :class:`~quantum_grpc.errors.RevisionCompacted`.
+    """
+
+    policy: RetryPolicy
+    revision: int = 0
+    limit: int | None = None
+    relist: bool = False
+    failures: int = field(default=0, init=False)
+
+    def request(self, base: WatchStatusRequest) -> WatchStatusRequest:
+        """``base`` resuming after the last revision received."""
+        request = WatchStatusRequest()
+        request.CopyFrom(base)
+        request.start_revision = self.revision
+        return request
+
+    def seen(self, event: WatchEvent) -> None:
+        """Record a received event (markers too: they carry a resumable revision)."""
+        self.revision = max(self.revision, event.revision)
+        self.failures = 0
+
+    def cut(self, error: QuantumError | None) -> float:
+        """The pause before resuming a stream that ended with ``error``.
+
+        Raises:
+            QuantumError: ``error`` itself when it is not resumable, or when resuming
+                failed ``limit`` times in a row.
+        """
+        if error is not None and error.code == grpc.StatusCode.OUT_OF_RANGE and self.relist:
+            self.revision = 0
+            return 0.0
+        if error is not None and error.code not in RESUMABLE:
+            raise error
+        self.failures += 1
+        if self.limit is not None and self.failures > self.limit:
+            raise error or QuantumError("the watch stream keeps ending; giving up")
+        return self.policy.backoff(self.failures)
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """What ``wait_for`` waits for: one resource, some statuses."""
+
+    kind: int
+    resource_id: str
+    wanted: frozenset[int]
+
+    @property
+    def noun(self) -> str:
+        """``"port 1234…"``, for messages."""
+        return f"{kind_label(self.kind)} {self.resource_id}"
+
+    def watch_request(self) -> WatchStatusRequest:
+        """The WatchStatus filter for this resource (an attachment is named by its port)."""
+        return WatchStatusRequest(kinds=[self.kind], resource_ids=[self.resource_id])  # type: ignore[list-item]
+
+    def wanted_label(self) -> str:
+        """``"ACTIVE or DOWN"``."""
+        wrapper = status_enum(self.kind)
+        return " or ".join(sorted(enum_label(wrapper, s) for s in self.wanted))
+
+
+def wait_spec(target: AnyResource | KindLike, spec: tuple[Any, ...]) -> WaitSpec:
+    """Resolve ``wait_for``'s positional arguments.
+
+    ``spec`` is ``(statuses,)`` after a resource message, ``(resource_id, statuses)``
+    after a kind. An attachment is named by its port's id, so a re-plug is followed too.
+    """
+    if isinstance(target, int | str):
+        if len(spec) != 2:
+            raise TypeError("wait_for(kind, resource_id, statuses, timeout=...)")
+        kind, resource_id, statuses = parse_kind(target), str(spec[0]), spec[1]
+    else:
+        if len(spec) != 1:
+            raise TypeError("wait_for(resource, statuses, timeout=...)")
+        kind, statuses = kind_of(target), spec[0]
+        resource_id = target.port_id if isinstance(target, Attachment) else target.id
+    return WaitSpec(kind, resource_id, parse_statuses(kind, statuses))
+
+
+class Waiter:
+    """Judges the events of one resource: done, failed, gone, or keep waiting."""
+
+    def __init__(self, spec: WaitSpec, on_update: OnUpdate | None = None) -> None:
+        self.spec = spec
+        self.on_update = on_update
+        self.last: AnyResource | None = None
+        self._listed = False
+        self._listing = False
+
+    def stream_started(self, start_revision: int) -> None:
+        """A new stream begins; from revision 0 it lists the current state first."""
+        self._listing = start_revision == 0
+        self._listed = False
+
+    def _mine(self, resource: AnyResource) -> bool:
+        if isinstance(resource, Attachment):
+            return self.spec.resource_id in (resource.port_id, resource.id)
+        return resource.id == self.spec.resource_id
+
+    def feed(self, event: WatchEvent) -> AnyResource | None:
+        """The resource if ``event`` ends the wait, else None.
+
+        Raises:
+            ResourceFailed: the resource went to ERROR (metadata carries the back-end's
+                ``error_code`` and ``error_message``).
+            ResourceDeleted: the resource does not exist or was deleted.
+        """
+        if event.type == EventType.EVENT_TYPE_SYNCED:
+            if self._listing and not self._listed:
+                raise ResourceDeleted(f"{self.spec.noun} not found", field="resource_id")
+            return None
+        resource = resource_of(event.resource)
+        if resource is None or not self._mine(resource):
+            return None
+        self._listed = True
+        self.last = resource
+        if self.on_update is not None:
+            self.on_update(resource)
+        if event.type == EventType.EVENT_TYPE_DELETED:
+            raise ResourceDeleted(
+                f"{self.spec.noun} was deleted while waiting",
+                metadata={"revision": str(event.revision)},
+            )
+        status = status_of(resource)
+        if status in self.spec.wanted:
+            return resource
+        if status == error_status(self.spec.kind):
+            error = resource.error
+            raise ResourceFailed(
+                f"{self.spec.noun} went to ERROR: {error.code}: {error.message}",
+                metadata={
+                    "error_code": error.code,
+                    "error_message": error.message,
+                    "revision": str(event.revision),
+                },
+            )
+        return None
+
+    def timed_out(self, timeout: float) -> WaitTimeout:
+        """The error for a wait that ran out of time."""
+        last = status_label(self.last) if self.last is not None else "unknown"
+        return WaitTimeout(
+            f"{self.spec.noun} did not reach {self.spec.wanted_label()} within {timeout:g} s "
+            f"(last status {last})",
+            metadata={"last_status": last},
+        )

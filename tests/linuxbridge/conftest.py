@@ -1,0 +1,157 @@
+"""Fixtures of the linuxbridge end-to-end tests: a lab, a back-end, agents and a core.
+
+The back-end and the agents run as real subprocesses (``python -m ...``) so an agent can
+be SIGKILLed; the core runs in-process (tests/conftest.py's ``core_factory``). Every
+namespace and process is removed after each test, pass or fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from quantum_grpc.config import BackendTarget
+from tests.conftest import CoreFactory
+from tests.helpers import Api, need
+from tests.helpers.processes import wait_serving
+
+from .lab import Lab, prerequisites
+from .watch import StatusWatch
+
+REPO = Path(__file__).resolve().parents[2]
+HEARTBEAT = 1.0  # seconds: "agent not running" after 3 s of silence
+GRACE = 1.0  # seconds a plugged interface's tap may take to appear
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    """A fresh lab; skipped (failed under CI=true) when this machine cannot run one."""
+    problem = prerequisites()
+    need(problem is None, problem or "")
+    made = Lab()
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
+def _python(module: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+async def start_backend(lab: Lab, logs: Path, listen: str = "127.0.0.1:0") -> tuple[Any, str]:
+    """Start a back-end subprocess on ``listen``; the process and its address once serving."""
+    port_file = logs / "backend.port"
+    port_file.unlink(missing_ok=True)
+    backend = _python(
+        "quantum_plugins.linuxbridge.backend_cli",
+        "--listen", listen, "--port-file", str(port_file), "--grace-period", str(GRACE),
+        log=logs / "backend.log",
+    )  # fmt: skip
+    lab.processes.append(backend)
+    deadline = time.monotonic() + 20
+    while not port_file.exists():
+        assert backend.poll() is None, (logs / "backend.log").read_text()
+        assert time.monotonic() < deadline, "the back-end did not start"
+        await asyncio.sleep(0.05)
+    address = f"127.0.0.1:{int(port_file.read_text())}"
+    await wait_serving(address)
+    return backend, address
+
+
+@dataclass
+class Stack:
+    """A linuxbridge back-end, its agents, a core, a client and a status watch."""
+
+    lab: Lab
+    logs: Path
+    backend: subprocess.Popen[bytes]
+    backend_address: str
+    api: Api
+    watch: StatusWatch
+    agents: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    async def restart_backend(self) -> None:
+        """SIGKILL the back-end and start a new one (empty) on the same address."""
+        self.backend.send_signal(signal.SIGKILL)
+        self.backend.wait()
+        self.backend, _ = await start_backend(self.lab, self.logs, self.backend_address)
+
+    def start_agent(self, host: str, netns: str) -> subprocess.Popen[bytes]:
+        """Start (or restart) the agent of ``host``, wiring namespace ``netns``."""
+        agent = _python(
+            "quantum_plugins.linuxbridge.agent_cli",
+            "--host", host, "--netns", netns, "--backend", self.backend_address,
+            "--heartbeat", str(HEARTBEAT),
+            log=self.logs / f"agent-{host}.log",
+        )  # fmt: skip
+        self.agents[host] = agent
+        self.lab.processes.append(agent)
+        return agent
+
+    def kill_agent(self, host: str) -> float:
+        """SIGKILL the agent of ``host``; returns the monotonic time of the kill."""
+        agent = self.agents.pop(host)
+        agent.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        agent.wait()
+        return killed
+
+    def dump_logs(self) -> None:
+        for log in sorted(self.logs.glob("*.log")):
+            print(f"----- {log.name} -----\n{log.read_text()[-6000:]}")
+
+
+@pytest.fixture
+async def stack(
+    lab: Lab,
+    tmp_path: Path,
+    core_factory: CoreFactory,
+    channel_factory: Callable[[str], grpc.aio.Channel],
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Stack]:
+    """A back-end subprocess and an in-process core that dispatches to it."""
+    backend, address = await start_backend(lab, tmp_path)
+    app = await core_factory(BackendTarget("linuxbridge", address))
+    link = app.links.get("linuxbridge")
+    assert link is not None
+    await asyncio.wait_for(link.ready.wait(), 20)
+    channel = channel_factory(app.address)
+    tenant = f"lb-{uuid.uuid4().hex[:8]}"
+    watch = StatusWatch(channel, tenant)
+    await watch.start()
+    made = Stack(lab, tmp_path, backend, address, Api(channel, tenant), watch)
+    try:
+        yield made
+    finally:
+        await watch.close()
+        report: Any = getattr(request.node, "rep_call", None)
+        if report is None or report.failed or os.environ.get("LB_LOGS"):
+            made.dump_logs()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the item, so fixtures can print logs on failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
