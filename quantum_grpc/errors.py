@@ -33,6 +33,7 @@ __all__ = [
     "ResourceDeleting",
     "ResourceFailed",
     "ResourceNotReady",
+    "RevisionAhead",
     "RevisionCompacted",
     "RevisionMismatch",
     "ServerShuttingDown",
@@ -175,6 +176,13 @@ class RevisionCompacted(QuantumError):
 
     code = grpc.StatusCode.OUT_OF_RANGE
     reason = "REVISION_COMPACTED"
+
+
+class RevisionAhead(QuantumError):
+    """A watch asked to resume from a revision this server has never reached."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+    reason = "REVISION_AHEAD"
 
 
 class WatchLagging(QuantumError):

@@ -23,6 +23,7 @@ from quantum_grpc.errors import (
     InvalidArgument,
     ResourceDeleted,
     ResourceFailed,
+    RevisionAhead,
     ServerShuttingDown,
     WaitTimeout,
     WatchLagging,
@@ -86,6 +87,7 @@ class WatchServicer:
         watch_filter = watch_filter_of(request, caller_of(context))
         if request.start_revision:
             self._hub.check_resumable(request.start_revision)
+            await self._check_reached(request.start_revision)
         watcher = self._hub.register(watch_filter)
         position = request.start_revision
         try:
@@ -112,6 +114,18 @@ class WatchServicer:
             ) from None
         finally:
             self._hub.unregister(watcher)
+
+    async def _check_reached(self, start_revision: int) -> None:
+        # The hub may not have read the newest commit yet; the database decides.
+        if start_revision > self._hub.head:
+            head = await self._store.head_revision()
+            if start_revision > head:
+                raise RevisionAhead(
+                    f"revision {start_revision} is newer than this server's newest, {head}: "
+                    "is this the database the revision came from? List again to start over",
+                    field="start_revision",
+                    metadata={"head_revision": str(head)},
+                )
 
     async def _follow(self, watcher: Watcher, position: int, context: Context) -> None:
         while True:

@@ -156,6 +156,8 @@ async def unplug(
         port.interface_id = ""
         port.generation += 1
         port.failed, port.error_code, port.error_message = False, "", ""
+        # Until the back-end confirms, nobody knows what the interface still sees.
+        port.link_status, port.link_status_reason = LinkStatus.UNKNOWN.value, ""
         attachment.deleting = True
         attachment.generation = port.generation
         await tx.record(attachment, EventKind.MODIFIED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
 from quantum_grpc._proto.quantum.v1 import port_pb2, watch_service_pb2 as pb
@@ -176,3 +178,24 @@ async def test_bad_watch_requests_are_refused(stack_factory) -> None:
     for field, request in cases.items():
         error = await rpc_error(first(request))
         assert (error.code, error.field) == (grpc.StatusCode.INVALID_ARGUMENT, field)
+
+
+async def test_a_revision_from_the_future_is_out_of_range(stack_factory) -> None:
+    stack = await stack_factory("sync")
+    api = stack.api
+    net = await api.create_network("n")
+    # The revision a change returned is always resumable at once, even before the hub
+    # has read it.
+    at_once = Follower(api, pb.WatchStatusRequest(start_revision=net.revision)).start()
+    await at_once.until(lambda ev: True, timeout=2)
+    await asyncio.sleep(0.2)
+    assert at_once.error is None
+    await at_once.cancel()
+    ahead = Follower(api, pb.WatchStatusRequest(start_revision=net.revision + 1000)).start()
+    await ahead.ended.wait()
+    assert ahead.error is not None
+    assert (ahead.error.code, ahead.error.reason) == (
+        grpc.StatusCode.OUT_OF_RANGE,
+        "REVISION_AHEAD",
+    )
+    assert int(ahead.error.metadata["head_revision"]) == net.revision

@@ -61,7 +61,8 @@ class WatchServiceServicer:
         then a SYNCED marker carrying the current revision, then live changes. With
         `start_revision` it sends exactly the events after that revision. Idle streams get a
         PROGRESS marker every few seconds. A revision older than the server keeps fails with
-        OUT_OF_RANGE (ErrorInfo reason REVISION_COMPACTED, metadata `oldest_revision`); a
+        OUT_OF_RANGE (ErrorInfo reason REVISION_COMPACTED, metadata `oldest_revision`), one it
+        never reached with OUT_OF_RANGE (reason REVISION_AHEAD, metadata `head_revision`); a
         stream that falls too far behind ends with RESOURCE_EXHAUSTED (reason WATCH_LAGGING)
         and a draining server ends streams with UNAVAILABLE (reason SERVER_SHUTTING_DOWN):
         in every case the client resumes from the last revision it received.
