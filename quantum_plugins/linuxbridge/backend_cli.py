@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
+from quantum_plugins.common.serving import serve_until_signal
 from quantum_plugins.linuxbridge.server import build_linuxbridge_server
-from quantum_plugins.sim.cli import write_port_file
 
 __all__ = ["add_arguments", "run"]
 
@@ -91,23 +90,14 @@ async def _serve(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         _LOG.error("cannot listen on %s: %s", args.listen, exc)
         return 1
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stopping.set)
-    try:
-        if args.port_file is not None:
-            write_port_file(args.port_file, port)
-        host = args.listen.rsplit(":", 1)[0]
-        _LOG.info("linuxbridge back-end listening on %s:%d", host, port)
-        await stopping.wait()
-        _LOG.info("shutting down")
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-        await backend.stop(_SHUTDOWN_GRACE)
-    return 0
+    return await serve_until_signal(
+        _LOG,
+        "linuxbridge back-end",
+        args.listen,
+        port,
+        args.port_file,
+        lambda: backend.stop(_SHUTDOWN_GRACE),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

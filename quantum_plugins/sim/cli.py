@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
-import tempfile
 from pathlib import Path
 
+from quantum_plugins.common.serving import serve_until_signal
 from quantum_plugins.sim.profiles import PROFILE_NAMES, Profile, make_profile
 from quantum_plugins.sim.server import build_sim_server
 
@@ -78,18 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def write_port_file(path: Path, port: int) -> None:
-    """Write ``port`` to ``path`` atomically: a reader sees no file or the whole number."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{port}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -118,20 +104,11 @@ async def _serve(args: argparse.Namespace, profile: Profile) -> int:
     except RuntimeError as exc:
         _LOG.error("cannot listen on %s: %s", args.listen, exc)
         return 1
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stopping.set)
-    try:
-        if args.port_file is not None:
-            write_port_file(args.port_file, port)
-        host = args.listen.rsplit(":", 1)[0]
-        _LOG.info("sim back-end (profile %s) listening on %s:%d", profile.name, host, port)
-        await stopping.wait()
-        _LOG.info("shutting down")
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-        await backend.stop(_SHUTDOWN_GRACE)
-    return 0
+    return await serve_until_signal(
+        _LOG,
+        f"sim back-end (profile {profile.name})",
+        args.listen,
+        port,
+        args.port_file,
+        lambda: backend.stop(_SHUTDOWN_GRACE),
+    )
