@@ -8,8 +8,6 @@ covers the attachment.
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
@@ -101,18 +99,13 @@ async def plug(
         port.interface_id = interface_id
         port.generation += 1
         port.link_status, port.link_status_reason = LinkStatus.UNKNOWN.value, ""
-        attachment = AttachmentRow(
-            id=str(uuid.uuid4()),
+        attachment = AttachmentRow.new(
             tenant_id=port.tenant_id,
             network_id=port.network_id,
             port_id=port.id,
             interface_id=interface_id,
             status=AttachmentStatus.PROVISIONING.value,
             generation=port.generation,
-            observed_generation=0,
-            error_code="",
-            error_message="",
-            deleting=False,
         )
         await tx.record(attachment, EventKind.ADDED)
         port.status = port_status(port, attachment)

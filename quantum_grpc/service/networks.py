@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
@@ -75,18 +73,12 @@ async def create_network(
             )
             if existing is not None:
                 return existing
-        row = NetworkRow(
-            id=str(uuid.uuid4()),
+        row = NetworkRow.new(
             tenant_id=tenant,
             name=name,
             status=NetworkStatus.PROVISIONING.value,
             backend=core.settings.default_backend,
             request_id=request_id or None,
-            generation=1,
-            observed_generation=0,
-            error_code="",
-            error_message="",
-            deleting=False,
         )
         await tx.record(row, EventKind.ADDED)
         tx.enqueue(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -110,8 +109,7 @@ async def create_port(
         check_not_deleting(network, "network")
         ready = network_is_ready(NetworkStatus(network.status), network.deleting)
         check_ready(ready, core.strict(require_ready), "network", network)
-        row = PortRow(
-            id=str(uuid.uuid4()),
+        row = PortRow.new(
             tenant_id=network.tenant_id,
             network_id=network.id,
             backend=network.backend,
@@ -125,11 +123,6 @@ async def create_port(
             create_confirmed=False,
             failed=False,
             request_id=request_id or None,
-            generation=1,
-            observed_generation=0,
-            error_code="",
-            error_message="",
-            deleting=False,
         )
         await tx.record(row, EventKind.ADDED)
         tx.enqueue(

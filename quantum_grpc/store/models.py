@@ -7,7 +7,9 @@ generation a back-end confirmed. ``revision`` is the global revision of the last
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any, Self
 
 from sqlalchemy import (
     BigInteger,
@@ -41,6 +43,23 @@ class RevisionCounter(Base):
 
 class _Resource:
     """Columns every resource table has."""
+
+    @classmethod
+    def new(cls, **fields: Any) -> Self:
+        """A row for a new resource: a fresh id and the bookkeeping columns at their start.
+
+        Set here rather than left to column defaults, which apply only at flush: the
+        event's snapshot is taken before that.
+        """
+        start: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "generation": 1,
+            "observed_generation": 0,
+            "error_code": "",
+            "error_message": "",
+            "deleting": False,
+        }
+        return cls(**{**start, **fields})
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(NAME, nullable=False, index=True)
