@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 import grpc
+from sqlalchemy import make_url
 
 from quantum_grpc import children
 from quantum_grpc.config import DEFAULT_LISTEN, BackendTarget, Settings, default_data_dir
@@ -186,7 +187,7 @@ async def _serve(args: argparse.Namespace) -> int:
         log.info(
             "quantum-grpc listening on %s (database %s; back-end %s%s)",
             app.address,
-            database_url,
+            make_url(database_url).render_as_string(hide_password=True),
             described,
             f", profile {profile}" if child else "",
         )
@@ -210,6 +211,9 @@ async def _conformance(args: argparse.Namespace) -> int:
         results = await run_conformance(args.backend, scenarios=args.scenario, timeout=args.timeout)
     except ValueError as exc:
         console.print(f"error: {exc}", highlight=False)
+        return 2
+    except TimeoutError:
+        console.print(f"error: the back-end at {args.backend} never became ready", highlight=False)
         return 2
     except grpc.aio.AioRpcError as exc:
         console.print(

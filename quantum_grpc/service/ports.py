@@ -23,6 +23,7 @@ from quantum_grpc.service.core import (
 )
 from quantum_grpc.service.status_rules import (
     REASON_NO_ATTACHMENT,
+    AttachmentStatus,
     LinkStatus,
     NetworkStatus,
     PortStatus,
@@ -164,10 +165,17 @@ async def update_port(
         if (row.admin_state_up, row.qos_rate_kbps, row.qos_burst_kbytes) == before:
             return row
         row.generation += 1
-        # A new change leaves ERROR (the back-end will say how this one went).
+        # A new change leaves ERROR (the back-end will say how this one went), and, as it
+        # carries the port's interface too, it tries a failed plug again.
         row.failed = False
         row.error_code = row.error_message = ""
-        row.status = port_status(row, await attachment_of(tx.session, row.id))
+        attachment = await attachment_of(tx.session, row.id)
+        if attachment is not None and attachment.status == AttachmentStatus.ERROR.value:
+            attachment.status = AttachmentStatus.PROVISIONING.value
+            attachment.error_code = attachment.error_message = ""
+            attachment.generation = row.generation
+            await tx.record(attachment, EventKind.MODIFIED)
+        row.status = port_status(row, attachment)
         await tx.record(row, EventKind.MODIFIED)
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_UPDATE)

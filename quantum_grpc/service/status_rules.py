@@ -141,6 +141,7 @@ TRANSITIONS: dict[str, dict[tuple[str, str], frozenset[Cause]]] = {
         ("PROVISIONING", "AVAILABLE"): frozenset({_R}),
         ("PROVISIONING", "ERROR"): frozenset({_R}),
         ("AVAILABLE", "ERROR"): frozenset({_R}),
+        ("ERROR", "PROVISIONING"): frozenset({_C}),
     },
 }
 

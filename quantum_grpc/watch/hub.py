@@ -11,7 +11,6 @@ to a client that stopped reading), so one slow client never grows the server's m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -193,8 +192,9 @@ class WatchHub:
             self._wanted.set()
 
     async def pump(self) -> None:
-        """Read every event after ``head`` and fan it out."""
-        while True:
+        """Read every event after ``head`` and fan it out (not once shutting down, so every
+        watch drains what it has and ends, resumable from its last revision)."""
+        while not self.closing:
             async with self._store.read() as session:
                 rows = (
                     await session.scalars(
@@ -242,5 +242,7 @@ class WatchHub:
     async def _compaction_loop(self) -> None:
         while True:
             await asyncio.sleep(self._settings.compaction_interval)
-            with contextlib.suppress(Exception):
+            try:
                 await self.compact()
+            except Exception:  # the next pass tries again; the log says why this one failed
+                log.exception("compacting the event log failed")

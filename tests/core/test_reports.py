@@ -147,3 +147,37 @@ async def test_error_is_left_only_by_a_new_change(stack_factory, channel_factory
     )
     assert renamed.network.status == network_pb2.NETWORK_STATUS_PROVISIONING
     assert not renamed.network.HasField("error")
+
+
+async def test_a_change_to_the_port_retries_a_failed_plug(stack_factory, channel_factory) -> None:
+    from quantum_grpc._proto.quantum.v1 import attachment_pb2
+
+    stack = await stack_factory("faulty", failure_rate=1.0, step_delay=0.01)
+    api = stack.api
+    reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(
+        channel_factory(stack.app.address)
+    )
+    net = await api.create_network("n")
+    port = await api.create_port(net.id)
+    await api.plug(port.id, "vif-1")
+    failed = await eventually(
+        lambda: api.get_attachment(port.id),
+        lambda a: a.status == attachment_pb2.ATTACHMENT_STATUS_ERROR,
+    )
+    assert failed.error.code == "SIM_INJECTED_FAULT"
+
+    await stack.sim.backend.stop(0)  # from here on, this test is the back-end
+    updated = await api.update_port(
+        port.id, admin_state_up=True, qos=port_pb2.QosPolicy(rate_kbps=100)
+    )
+    retried = await api.get_attachment(port.id)
+    assert retried.status == attachment_pb2.ATTACHMENT_STATUS_PROVISIONING and not retried.HasField(
+        "error"
+    )
+    generation = 3  # create, plug, update
+    answer = await reporter.ReportStatus(
+        sr.ReportStatusRequest(backend="sim", statuses=[_port_report(port.id, generation)])
+    )
+    assert answer.applied == 1, "the confirmation of the new change must not be refused"
+    assert (await api.get_attachment(port.id)).status == attachment_pb2.ATTACHMENT_STATUS_AVAILABLE
+    assert (await api.get_port(port.id)).revision > updated.revision
