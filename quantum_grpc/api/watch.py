@@ -26,7 +26,6 @@ from quantum_grpc.errors import (
     RevisionAhead,
     ServerShuttingDown,
     WaitTimeout,
-    WatchLagging,
 )
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
@@ -88,9 +87,8 @@ class WatchServicer:
         if request.start_revision:
             self._hub.check_resumable(request.start_revision)
             await self._check_reached(request.start_revision)
-        watcher = self._hub.register(watch_filter)
         position = request.start_revision
-        try:
+        async with self._hub.watching(watch_filter) as watcher:
             if request.start_revision:
                 async for page in self._hub.history(watch_filter, position, watcher.registered_at):
                     if page:
@@ -102,18 +100,6 @@ class WatchServicer:
                     await context.write(b"".join(e.encoded for e in events[start : start + BATCH]))
                 await context.write(marker(pb.EVENT_TYPE_SYNCED, position))
             await self._follow(watcher, position, context)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if not watcher.overflowed or task is None:
-                raise
-            task.uncancel()
-            raise WatchLagging(
-                f"this watch fell more than {watcher.max_lag} events behind; resume from the "
-                "last revision received",
-                metadata={"max_lag": str(watcher.max_lag)},
-            ) from None
-        finally:
-            self._hub.unregister(watcher)
 
     async def _check_reached(self, start_revision: int) -> None:
         # The hub may not have read the newest commit yet; the database decides.
@@ -141,7 +127,9 @@ class WatchServicer:
                     metadata={"revision": str(position)},
                 )
             try:
-                await asyncio.wait_for(watcher.wakeup.wait(), self._progress_interval)
+                # asyncio.timeout, not wait_for: no extra task per wake-up of every watcher.
+                async with asyncio.timeout(self._progress_interval):
+                    await watcher.wakeup.wait()
             except TimeoutError:
                 if not watcher.queue:
                     await context.write(
@@ -163,8 +151,7 @@ class WatchServicer:
             kinds=frozenset({kind}),
             resource_ids=frozenset({resource_id}),
         )
-        watcher = self._hub.register(watch_filter)
-        try:
+        async with self._hub.watching(watch_filter) as watcher:
             position, events = await current_state(self._store, watch_filter)
             if not events:
                 raise ResourceDeleted(
@@ -182,8 +169,6 @@ class WatchServicer:
                 else:
                     await self._wait(watcher, deadline, kind, resource_id, wanted)
             return done
-        finally:
-            self._hub.unregister(watcher)
 
     async def _wait(
         self,
@@ -199,7 +184,8 @@ class WatchServicer:
         try:
             if timeout is not None and timeout <= 0:
                 raise TimeoutError
-            await asyncio.wait_for(watcher.wakeup.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await watcher.wakeup.wait()
         except TimeoutError:
             raise WaitTimeout(
                 f"{kind.lower()} {resource_id} did not reach {' or '.join(sorted(wanted))} in time"

@@ -11,6 +11,7 @@ to a client that stopped reading), so one slow client never grows the server's m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -19,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 
 from quantum_grpc.config import Settings
-from quantum_grpc.errors import RevisionCompacted
+from quantum_grpc.errors import RevisionCompacted, WatchLagging
 from quantum_grpc.store.models import EventRow
 from quantum_grpc.store.store import Store, now
 from quantum_grpc.watch.events import LogEvent, WatchFilter, from_row
@@ -115,6 +116,25 @@ class WatchHub:
         else:
             self._by_tenant.setdefault(watch_filter.tenant_id, set()).add(watcher)
         return watcher
+
+    @contextlib.asynccontextmanager
+    async def watching(self, watch_filter: WatchFilter) -> AsyncIterator[Watcher]:
+        """A registered watcher for the block; ends it with WATCH_LAGGING if it overflows."""
+        watcher = self.register(watch_filter)
+        try:
+            yield watcher
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not watcher.overflowed or task is None:
+                raise
+            task.uncancel()  # our own cancellation (see Watcher.push), not the caller's
+            raise WatchLagging(
+                f"this watch fell more than {watcher.max_lag} events behind; resume from the "
+                "last revision received",
+                metadata={"max_lag": str(watcher.max_lag)},
+            ) from None
+        finally:
+            self.unregister(watcher)
 
     def unregister(self, watcher: Watcher) -> None:
         """Stop delivering to ``watcher``."""
