@@ -1,0 +1,312 @@
+"""Real servers for the benchmarks: a sim back-end and a core, each its own process.
+
+Both are started exactly as an operator would (``python -m quantum_grpc plugin sim`` and
+``python -m quantum_grpc serve``), on loopback, with the core's SQLite file in a scratch
+directory. :class:`Client` is a thin async client for the few calls the benchmarks make,
+including the back-end side (``StatusReporterService/ReportStatus`` and the sim's
+``BackendService/ListStatus``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from quantum_grpc._proto.quantum.plugin.v1 import (
+    backend_pb2,
+    backend_pb2_grpc,
+    resource_status_pb2 as rs,
+    status_reporter_pb2,
+    status_reporter_pb2_grpc,
+)
+from quantum_grpc._proto.quantum.v1 import (
+    attachment_service_pb2 as att_pb,
+    attachment_service_pb2_grpc,
+    network_pb2,
+    network_service_pb2 as net_pb,
+    network_service_pb2_grpc,
+    port_pb2,
+    port_service_pb2 as port_pb,
+    port_service_pb2_grpc,
+    watch_service_pb2 as watch_pb,
+    watch_service_pb2_grpc,
+)
+
+BACKEND = "sim"
+# Separate channels get separate TCP connections (grpc shares subchannels otherwise), so
+# "32 clients" or "100 channels of watchers" really are that many connections.
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [("grpc.use_local_subchannel_pool", 1)]
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # If the benchmark is killed, the kernel sends its servers SIGTERM.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` (VmRSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the ")" closing comm: state is field 0, utime 11, stime 12.
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+#: When set, the core runs with ``gc.set_threshold(*CORE_GC_THRESHOLD)``: a what-if for
+#: the garbage collector's share of the fan-out cost (``bench.watch --core-gc-threshold``).
+CORE_GC_THRESHOLD: tuple[int, int, int] | None = None
+
+
+def _spawn(
+    args: Sequence[str], log: Path, *, gc_threshold: Sequence[int] = ()
+) -> subprocess.Popen[bytes]:
+    """``python -m quantum_grpc ARGS``, optionally with other GC thresholds."""
+    if gc_threshold:
+        thresholds = ", ".join(str(int(t)) for t in gc_threshold)
+        start = [
+            "-c",
+            f"import gc, sys; gc.set_threshold({thresholds}); "
+            "from quantum_grpc.cli import main; sys.exit(main(sys.argv[1:]))",
+        ]
+    else:
+        start = ["-m", "quantum_grpc"]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *start, "--log-level", "WARNING", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _read_port(path: Path) -> int | None:
+    # The sim writes the file atomically: no file, or the whole number.
+    return int(path.read_text()) if path.exists() else None
+
+
+async def _wait_port_file(path: Path, process: subprocess.Popen[bytes], log: Path) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        port = _read_port(path)
+        if port is not None:
+            return port
+        if process.poll() is not None:
+            raise RuntimeError(f"sim exited with {process.returncode}; see {log}")
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"sim did not listen within 30 s; see {log}")
+
+
+async def _wait_serving(address: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"core exited with {process.returncode}; see {log}")
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                answer = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"core not serving within 30 s; see {log}")
+
+
+@dataclass
+class Stack:
+    """A running sim back-end and core; ``core_pid`` is the process to measure."""
+
+    core: subprocess.Popen[bytes]
+    sim: subprocess.Popen[bytes]
+    address: str
+    sim_address: str
+    workdir: Path
+
+    @property
+    def core_pid(self) -> int:
+        """Process id of the core."""
+        return self.core.pid
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    workdir: Path, profile: str, *, sim_args: Sequence[str] = ()
+) -> AsyncIterator[Stack]:
+    """Start a sim (``profile``) and a core using it; stop both afterwards.
+
+    The sim's periodic re-assertion is off, so the only events are the ones the benchmark
+    causes. Yields once the core is SERVING and has a usable link to the sim.
+    """
+    os.makedirs(workdir, exist_ok=True)
+    port_file = workdir / "sim.port"
+    sim_log, core_log = workdir / "sim.log", workdir / "core.log"
+    sim = _spawn(
+        [
+            "plugin",
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--port-file",
+            str(port_file),
+            "--profile",
+            profile,
+            "--reassert-interval",
+            "0",
+            *sim_args,
+        ],
+        sim_log,
+    )
+    core: subprocess.Popen[bytes] | None = None
+    try:
+        sim_address = f"127.0.0.1:{await _wait_port_file(port_file, sim, sim_log)}"
+        address = f"127.0.0.1:{free_port()}"
+        core = _spawn(
+            [
+                "serve",
+                "--listen",
+                address,
+                "--database-url",
+                f"sqlite:///{workdir}/quantum.db",
+                "--backend",
+                f"{BACKEND}={sim_address}",
+                "--grace",
+                "0",
+            ],
+            core_log,
+            gc_threshold=CORE_GC_THRESHOLD or (),
+        )
+        await _wait_serving(address, core, core_log)
+        stack = Stack(core, sim, address, sim_address, workdir)
+        async with Client(stack, "bench-warmup") as client:
+            # The first network reaches AVAILABLE only once the core's link to the sim works.
+            network = await client.create_network("warmup")
+            await client.wait_for_network(network.id, timeout=30)
+        yield stack
+    finally:
+        if core is not None:
+            await asyncio.to_thread(_stop, core)
+        await asyncio.to_thread(_stop, sim)
+
+
+class Client:
+    """One channel (one TCP connection) to the core, calling as ``tenant``."""
+
+    def __init__(self, stack: Stack, tenant: str) -> None:
+        self.stack = stack
+        self.tenant = tenant
+        self.metadata = (("x-tenant-id", tenant),)
+        self.channel = grpc.aio.insecure_channel(stack.address, options=CHANNEL_OPTIONS)
+        self.networks = network_service_pb2_grpc.NetworkServiceStub(self.channel)
+        self.ports = port_service_pb2_grpc.PortServiceStub(self.channel)
+        self.attachments = attachment_service_pb2_grpc.AttachmentServiceStub(self.channel)
+        self.watch = watch_service_pb2_grpc.WatchServiceStub(self.channel)
+        self.reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(self.channel)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.channel.close()
+
+    async def create_network(self, name: str) -> Any:
+        """CreateNetwork; the new network."""
+        request = net_pb.CreateNetworkRequest(name=name)
+        return (await self.networks.CreateNetwork(request, metadata=self.metadata)).network
+
+    async def create_port(self, network_id: str) -> Any:
+        """CreatePort; the new port."""
+        request = port_pb.CreatePortRequest(network_id=network_id)
+        return (await self.ports.CreatePort(request, metadata=self.metadata)).port
+
+    async def plug(self, port_id: str, interface_id: str) -> Any:
+        """PlugAttachment; the response."""
+        request = att_pb.PlugAttachmentRequest(port_id=port_id, interface_id=interface_id)
+        return await self.attachments.PlugAttachment(request, metadata=self.metadata)
+
+    async def get_port(self, port_id: str) -> Any:
+        """GetPort; the port."""
+        request = port_pb.GetPortRequest(port_id=port_id)
+        return (await self.ports.GetPort(request, metadata=self.metadata)).port
+
+    async def wait_for_network(self, network_id: str, timeout: float) -> Any:
+        """WaitForStatus until the network is AVAILABLE."""
+        request = watch_pb.WaitForStatusRequest(
+            kind=watch_pb.RESOURCE_KIND_NETWORK,
+            resource_id=network_id,
+            network_statuses=[network_pb2.NETWORK_STATUS_AVAILABLE],
+        )
+        return await self.watch.WaitForStatus(request, metadata=self.metadata, timeout=timeout)
+
+    async def wait_for_port(self, port_id: str, timeout: float) -> Any:
+        """WaitForStatus until the port is ACTIVE."""
+        request = watch_pb.WaitForStatusRequest(
+            kind=watch_pb.RESOURCE_KIND_PORT,
+            resource_id=port_id,
+            port_statuses=[port_pb2.PORT_STATUS_ACTIVE],
+        )
+        return await self.watch.WaitForStatus(request, metadata=self.metadata, timeout=timeout)
+
+    async def active_port(self, network_id: str, interface_id: str) -> Any:
+        """A new port with an attachment, once it is ACTIVE."""
+        port = await self.create_port(network_id)
+        await self.plug(port.id, interface_id)
+        return (await self.wait_for_port(port.id, timeout=30)).resource.port
+
+    async def report_link(self, port_id: str, generation: int, up: bool) -> Any:
+        """As the back-end: the port's link went UP or DOWN (at its current generation)."""
+        status = rs.ResourceStatus(
+            kind=rs.RESOURCE_KIND_PORT,
+            resource_id=port_id,
+            generation=generation,
+            state=rs.OBSERVED_STATE_READY,
+            link_status=port_pb2.LINK_STATUS_UP if up else port_pb2.LINK_STATUS_DOWN,
+            link_status_reason="" if up else "bench: carrier lost",
+        )
+        request = status_reporter_pb2.ReportStatusRequest(backend=BACKEND, statuses=[status])
+        return await self.reporter.ReportStatus(request)
+
+
+async def sim_generations(stack: Stack) -> dict[str, int]:
+    """The generation the sim holds for each of its resources (BackendService/ListStatus)."""
+    async with grpc.aio.insecure_channel(stack.sim_address) as channel:
+        stub = backend_pb2_grpc.BackendServiceStub(channel)
+        answer = await stub.ListStatus(backend_pb2.ListStatusRequest())
+    return {s.resource_id: s.generation for s in answer.statuses}
