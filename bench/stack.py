@@ -90,20 +90,18 @@ def _spawn(
     args: Sequence[str], log: Path, *, gc_threshold: Sequence[int] = ()
 ) -> subprocess.Popen[bytes]:
     """``python -m quantum_grpc ARGS``, optionally with other GC thresholds."""
+    # `serve` applies its own GC thresholds (quantum_grpc.cli.tune_garbage_collector); a
+    # what-if overrides them through the environment.
+    env = {**os.environ}
     if gc_threshold:
-        thresholds = ", ".join(str(int(t)) for t in gc_threshold)
-        start = [
-            "-c",
-            f"import gc, sys; gc.set_threshold({thresholds}); "
-            "from quantum_grpc.cli import main; sys.exit(main(sys.argv[1:]))",
-        ]
-    else:
-        start = ["-m", "quantum_grpc"]
+        env["QUANTUM_GC_THRESHOLD"] = ",".join(str(int(t)) for t in gc_threshold)
+    start = ["-m", "quantum_grpc"]
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, *start, "--log-level", "WARNING", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=env,
             preexec_fn=_die_with_parent,
         )
 
