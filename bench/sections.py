@@ -7,7 +7,6 @@ holds the samples the plot needs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 import random
 import time
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+import grpc
 
 from bench import fanout_worker
 from bench.stack import Client, rss_kib, running_stack, sim_generations
@@ -45,6 +46,8 @@ class _Stream:
         on_event: Callable[[Any, float], None],
     ) -> None:
         self.synced = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.error: grpc.aio.AioRpcError | None = None
         self.messages = 0
         self.events = 0
         self._on_event = on_event
@@ -52,7 +55,7 @@ class _Stream:
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             async for response in self._call:
                 now = time.monotonic()
                 self.messages += 1
@@ -62,6 +65,23 @@ class _Stream:
                         self.synced.set()
                     elif event.type != pb.EVENT_TYPE_PROGRESS:
                         self._on_event(event, now)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                self.error = exc
+        finally:
+            self.ended.set()
+
+    async def until(self, condition: asyncio.Event, timeout: float) -> None:
+        """Wait for ``condition``; fail at once if the stream ends first."""
+        async with asyncio.timeout(timeout):
+            waits = [asyncio.ensure_future(e.wait()) for e in (condition, self.ended)]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+        if not condition.is_set():
+            raise RuntimeError(f"the watch ended early: {self.error}")
 
     async def close(self) -> None:
         self._call.cancel()
@@ -86,7 +106,7 @@ async def notification_latency(workdir: Path, events: int) -> tuple[Figures, Raw
         # The back-end's reports travel on their own connection, as a real back-end's would.
         async with Client(stack, "bench-latency") as backend:
             stream = _Stream(client, request, on_event)
-            await asyncio.wait_for(stream.synced.wait(), 30)
+            await stream.until(stream.synced, 30)
             samples: list[float] = []
             acks: list[float] = []
             up = True
@@ -317,7 +337,7 @@ async def ports_to_active(
             if mode == "watch":
                 request = pb.WatchStatusRequest(kinds=[pb.RESOURCE_KIND_PORT])
                 stream = _Stream(clients[0], request, lambda e, now: seen.see(e.resource.port, now))
-                await asyncio.wait_for(stream.synced.wait(), 30)
+                await stream.until(stream.synced, 30)
             polls = 0
             pollers: list[asyncio.Task[None]] = []
 
@@ -349,7 +369,10 @@ async def ports_to_active(
                 start = time.monotonic()
                 await asyncio.gather(*(mutate(clients[w % 4]) for w in range(concurrency)))
                 mutations_done = time.monotonic() - start
-                await asyncio.wait_for(seen.done.wait(), 600)
+                if stream is not None:
+                    await stream.until(seen.done, 600)
+                else:
+                    await asyncio.wait_for(seen.done.wait(), 600)
                 total = time.monotonic() - start
             await asyncio.gather(*pollers)
             stream_messages = 0

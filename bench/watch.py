@@ -252,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         type=_thresholds,
         default=None,
         metavar="T0,T1,T2",
-        help="run the core with gc.set_threshold(T0, T1, T2): a what-if for the cost of "
-        "Python's garbage collector (default: the interpreter's 700,10,10)",
+        help="run the core with these GC thresholds (QUANTUM_GC_THRESHOLD): a what-if for "
+        "the cost of Python's garbage collector; 700,10,10 is CPython's default "
+        "(default: serve's own setting)",
     )
     args = parser.parse_args(argv)
     stack.CORE_GC_THRESHOLD = args.core_gc_threshold
