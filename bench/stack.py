@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -26,6 +25,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from quantum_grpc import children
 from quantum_grpc._proto.quantum.plugin.v1 import (
     backend_pb2,
     backend_pb2_grpc,
@@ -60,12 +60,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    # If the benchmark is killed, the kernel sends its servers SIGTERM.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def rss_kib(pid: int) -> int:
     """Resident memory of ``pid`` (VmRSS), in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -92,7 +86,8 @@ def _spawn(
     """``python -m quantum_grpc ARGS``, optionally with other GC thresholds."""
     # `serve` applies its own GC thresholds (quantum_grpc.cli.tune_garbage_collector); a
     # what-if overrides them through the environment.
-    env = {**os.environ}
+    # The kernel stops the servers if the benchmark dies (quantum_grpc.children).
+    env = {**os.environ, children.PARENT_ENV: str(os.getpid())}
     if gc_threshold:
         env["QUANTUM_GC_THRESHOLD"] = ",".join(str(int(t)) for t in gc_threshold)
     start = ["-m", "quantum_grpc"]
@@ -102,7 +97,6 @@ def _spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_die_with_parent,
         )
 
 

@@ -27,12 +27,11 @@ import grpc
 from quantum_grpc._proto.quantum.linuxbridge.v1 import agent_service_pb2, binding_pb2
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc._proto.quantum.v1 import backend_error_pb2, port_pb2
+from quantum_plugins.common.changes import change_label, validate_change
 from quantum_plugins.common.health import enter_graceful_shutdown
 from quantum_plugins.common.reporter import StatusSender
 from quantum_plugins.linuxbridge import names
 from quantum_plugins.linuxbridge.hosts import Ack, Host, Revisions
-from quantum_plugins.sim.backend import validate_change
-from quantum_plugins.sim.profiles import change_label
 
 __all__ = ["AGENT_FAILURE_CODE", "SYNCHRONOUS_CHANGES", "LinuxBridgeBackend"]
 

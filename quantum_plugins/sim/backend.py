@@ -19,18 +19,10 @@ import grpc
 
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2
 from quantum_grpc._proto.quantum.v1 import backend_error_pb2, port_pb2
+from quantum_plugins.common.changes import DELETE, NETWORK, PORT, change_label, validate_change
 from quantum_plugins.common.health import enter_graceful_shutdown
 from quantum_plugins.common.reporter import StatusSender
-from quantum_plugins.sim.profiles import (
-    DELETE,
-    NETWORK,
-    PLUG,
-    PORT,
-    UNPLUG,
-    VALID_CHANGES,
-    Profile,
-    change_label,
-)
+from quantum_plugins.sim.profiles import Profile
 
 __all__ = ["FAULT_CODE", "SimBackend", "validate_change"]
 
@@ -90,32 +82,6 @@ def _port_link(spec: Any, state: int) -> tuple[port_pb2.LinkStatus, str]:
     if not spec.admin_state_up:
         return _DOWN, "admin down"
     return _UP, ""
-
-
-def validate_change(request: Any) -> str | None:
-    """Why an ApplyChangeRequest is malformed, or None when it is acceptable."""
-    kind, action = request.kind, request.action
-    if not request.operation_id:
-        return "operation_id is required"
-    if kind not in (NETWORK, PORT):
-        return "kind must be NETWORK or PORT"
-    if (kind, action) not in VALID_CHANGES:
-        return f"action {action} is not valid for kind {kind}"
-    if request.generation < 1:
-        return "generation must be at least 1"
-    expected = "network" if kind == NETWORK else "port"
-    if request.WhichOneof("spec") != expected:
-        return f"a {expected} change needs spec.{expected}"
-    spec = request.network if kind == NETWORK else request.port
-    required = ["id", "tenant_id"] + (["network_id"] if kind == PORT else [])
-    for field in required:
-        if not getattr(spec, field):
-            return f"spec.{expected}.{field} is required"
-    if action == PLUG and not spec.interface_id:
-        return "a plug needs spec.port.interface_id"
-    if action == UNPLUG and spec.interface_id:
-        return "an unplug needs an empty spec.port.interface_id"
-    return None
 
 
 class SimBackend:

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2
+from quantum_plugins.common.changes import (
+    CREATE,
+    DELETE,
+    ENSURE,
+    NETWORK,
+    PLUG,
+    PORT,
+    UPDATE,
+    VALID_CHANGES,
+    Change,
+    change_label,
+)
 
 __all__ = [
     "FAILING_ACTIONS",
@@ -20,25 +31,6 @@ __all__ = [
     "change_label",
     "make_profile",
 ]
-
-# Proto enum values are plain ints at run time.
-NETWORK: int = resource_status_pb2.RESOURCE_KIND_NETWORK
-PORT: int = resource_status_pb2.RESOURCE_KIND_PORT
-CREATE: int = backend_pb2.CHANGE_ACTION_CREATE
-UPDATE: int = backend_pb2.CHANGE_ACTION_UPDATE
-DELETE: int = backend_pb2.CHANGE_ACTION_DELETE
-PLUG: int = backend_pb2.CHANGE_ACTION_PLUG
-UNPLUG: int = backend_pb2.CHANGE_ACTION_UNPLUG
-ENSURE: int = backend_pb2.CHANGE_ACTION_ENSURE
-
-Change = tuple[int, int]
-"""A (ResourceKind, ChangeAction) pair."""
-
-#: Every (kind, action) pair a back-end can be asked for; networks are never plugged.
-VALID_CHANGES: frozenset[Change] = frozenset(
-    [(NETWORK, a) for a in (CREATE, UPDATE, DELETE, ENSURE)]
-    + [(PORT, a) for a in (CREATE, UPDATE, DELETE, PLUG, UNPLUG, ENSURE)]
-)
 
 #: Actions a fault can hit. Deletes and unplugs never fail, so everything can be cleaned up.
 FAILING_ACTIONS: frozenset[int] = frozenset({CREATE, UPDATE, PLUG, ENSURE})
@@ -51,13 +43,6 @@ _ALL_SYNC: frozenset[Change] = frozenset(c for c in VALID_CHANGES if c[1] != ENS
 _MIXED_SYNC: frozenset[Change] = frozenset(
     {(NETWORK, CREATE), (NETWORK, UPDATE), (NETWORK, DELETE), (PORT, CREATE), (PORT, DELETE)}
 )
-
-
-def change_label(kind: int, action: int) -> str:
-    """Name a change as DescribeBackend lists it, such as "PORT/PLUG"."""
-    kind_name = resource_status_pb2.ResourceKind.Name(kind).removeprefix("RESOURCE_KIND_")
-    action_name = backend_pb2.ChangeAction.Name(action).removeprefix("CHANGE_ACTION_")
-    return f"{kind_name}/{action_name}"
 
 
 @dataclass(frozen=True)
