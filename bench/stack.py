@@ -201,6 +201,9 @@ async def running_stack(
                 f"{BACKEND}={sim_address}",
                 "--grace",
                 "0",
+                # The fan-out section opens 10,000 watches as one tenant (default cap 1,000).
+                "--max-watches-per-tenant",
+                "20000",
             ],
             core_log,
             gc_threshold=CORE_GC_THRESHOLD or (),

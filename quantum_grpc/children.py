@@ -62,8 +62,37 @@ async def spawn_plugin(
             await asyncio.sleep(0.05)
         stop(process)
         raise RuntimeError(f"plugin {' '.join(args)} did not listen within {timeout}s")
+    except asyncio.CancelledError:  # e.g. the core stops while a restart is under way
+        process.kill()
+        process.wait()
+        raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+async def exited(process: subprocess.Popen[bytes]) -> int:
+    """Wait, without polling, until ``process`` exits; returns its exit code.
+
+    A pidfd becomes readable when the process ends (Linux 5.3 and later).
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except ProcessLookupError:  # already reaped
+        return process.wait()
+    loop = asyncio.get_running_loop()
+    ended = loop.create_future()
+
+    def on_readable() -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    loop.add_reader(pidfd, on_readable)
+    try:
+        await ended
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return process.wait()
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -6,19 +6,32 @@ import argparse
 import asyncio
 import gc
 import logging
+import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
 from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from quantum_grpc import children
-from quantum_grpc.config import DEFAULT_LISTEN, BackendTarget, Settings, default_data_dir
+from quantum_grpc.config import (
+    DEFAULT_LISTEN,
+    DEFAULT_MAX_CONCURRENT_STREAMS,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+    DEFAULT_MAX_WATCHES_PER_TENANT,
+    BackendTarget,
+    Settings,
+    default_data_dir,
+)
 from quantum_grpc.server import build_server
 from quantum_grpc.service.status_rules import Readiness
+from quantum_grpc.startup import StartupError, ensure_free, split_host_port
 from quantum_grpc.store.engine import is_sqlite
+from quantum_grpc.supervisor import PluginSupervisor
 
 log = logging.getLogger("quantum_grpc")
 
@@ -43,6 +56,87 @@ def _backend(value: str) -> BackendTarget:
     return BackendTarget(name, target)
 
 
+def _address(value: str) -> str:
+    try:
+        split_host_port(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
+    if not 0 <= seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {value!r}")
+    return seconds
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {number}")
+        return number
+
+    return parse
+
+
+def _database_url(value: str) -> str:
+    try:
+        make_url(value).get_dialect()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise argparse.ArgumentTypeError(f"not a usable database URL {value!r}: {exc}") from None
+    return value
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in logging.getLevelNamesMapping():
+        raise argparse.ArgumentTypeError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+    return value.upper()
+
+
+def _add_limits(serve: argparse.ArgumentParser) -> None:
+    """The limits of docs/operations.md ("Limits"), one flag each."""
+    limits = serve.add_argument_group("limits (docs/operations.md)")
+    limits.add_argument(
+        "--max-concurrent-streams",
+        type=_count(1),
+        default=DEFAULT_MAX_CONCURRENT_STREAMS,
+        metavar="N",
+        help="calls one connection may have open at once "
+        f"(default {DEFAULT_MAX_CONCURRENT_STREAMS})",
+    )
+    limits.add_argument(
+        "--max-receive-message-bytes",
+        type=_count(1024),
+        default=DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        metavar="BYTES",
+        help="largest request accepted, back-ends' reports included "
+        f"(default {DEFAULT_MAX_RECEIVE_MESSAGE_BYTES}, 8 MiB)",
+    )
+    limits.add_argument(
+        "--max-watches-per-tenant",
+        type=_count(1),
+        default=DEFAULT_MAX_WATCHES_PER_TENANT,
+        metavar="N",
+        help="open WatchStatus + WaitForStatus calls per tenant "
+        f"(default {DEFAULT_MAX_WATCHES_PER_TENANT})",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=_count(0),
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help=f"client connections open at once; 0: no cap (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quantum-grpc",
@@ -50,7 +144,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "--log-level", type=_log_level, default="INFO", help="logging level (default INFO)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser(
@@ -60,7 +156,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(
-        "--listen", default=DEFAULT_LISTEN, help=f"host:port (default {DEFAULT_LISTEN})"
+        "--listen",
+        type=_address,
+        default=DEFAULT_LISTEN,
+        help=f"host:port (default {DEFAULT_LISTEN}; port 0: any free port)",
     )
     serve.add_argument(
         "--data-dir",
@@ -69,7 +168,10 @@ def _parser() -> argparse.ArgumentParser:
         "(default $QUANTUM_DATA_DIR or ~/.local/share/quantum-grpc)",
     )
     serve.add_argument(
-        "--database-url", default=None, help="any SQLAlchemy URL (default: sqlite in --data-dir)"
+        "--database-url",
+        type=_database_url,
+        default=None,
+        help="any SQLAlchemy URL (default: sqlite in --data-dir)",
     )
     serve.add_argument(
         "--backend",
@@ -94,26 +196,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--sync-wait",
-        type=float,
+        type=_seconds,
         default=2.0,
         help="seconds a mutation waits for its back-end's answer (default 2)",
     )
-    serve.add_argument("--grace", type=float, default=5.0, help="shutdown grace in seconds")
+    serve.add_argument("--grace", type=_seconds, default=5.0, help="shutdown grace in seconds")
     serve.add_argument(
         "--advertise",
-        default="",
+        type=_address,
+        default=None,
         metavar="HOST:PORT",
         help="address back-ends push status reports to (default: the --listen address; "
         "set it when back-ends run on other hosts or --listen is a wildcard)",
     )
     serve.add_argument(
         "--event-poll-interval",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="how often to read the event log for changes other replicas committed "
         "(default 0.5 on PostgreSQL, 0 on SQLite)",
     )
+    _add_limits(serve)
 
     conformance = commands.add_parser(
         "conformance",
@@ -130,6 +234,13 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=30.0, help="seconds a single wait may take"
     )
     conformance.add_argument("--output", choices=["table", "json"], default="table")
+    conformance.add_argument(
+        "--database-url",
+        type=_database_url,
+        default=None,
+        help="where the suite's cores keep their state (default: a throwaway SQLite file); "
+        "point it at an empty PostgreSQL database or schema to check the back-end there",
+    )
 
     plugin = commands.add_parser("plugin", help="run a back-end")
     plugins = plugin.add_subparsers(dest="plugin", required=True)
@@ -183,11 +294,15 @@ async def _serve(args: argparse.Namespace) -> int:
     if backends and args.sim_profile:
         log.warning("--sim-profile is ignored: --backend names the back-ends to use")
     profile = args.sim_profile or "mixed"
-    child = None
+    ensure_free(args.listen)  # before starting a sim child for nothing
+    sim = None
     if not backends:
-        sim_args = ["sim", "--listen", "127.0.0.1:0", "--profile", profile]
-        child, port = await children.spawn_plugin(sim_args, log_level=args.log_level)
-        backends = [BackendTarget("sim", f"127.0.0.1:{port}")]
+        sim = PluginSupervisor("sim", ["sim", "--profile", profile], log_level=args.log_level)
+        try:
+            await sim.start()
+        except RuntimeError as exc:
+            raise StartupError(f"the sim back-end did not start: {exc}") from None
+        backends = [BackendTarget("sim", sim.target)]
     poll = args.event_poll_interval
     if poll is None:  # other replicas' commits only show up in the shared log
         poll = 0.0 if is_sqlite(database_url) else 0.5
@@ -199,8 +314,12 @@ async def _serve(args: argparse.Namespace) -> int:
             readiness=Readiness(args.readiness),
             sync_wait=args.sync_wait,
             grace=args.grace,
-            reporter_target=args.advertise,
+            reporter_target=args.advertise or "",
             event_poll_interval=poll,
+            max_concurrent_streams=args.max_concurrent_streams,
+            max_receive_message_bytes=args.max_receive_message_bytes,
+            max_watches_per_tenant=args.max_watches_per_tenant,
+            max_connections=args.max_connections,
         )
         if stopping.is_set():
             return 0
@@ -212,14 +331,14 @@ async def _serve(args: argparse.Namespace) -> int:
             app.address,
             make_url(database_url).render_as_string(hide_password=True),
             described,
-            f", profile {profile}" if child else "",
+            f", profile {profile}" if sim else "",
         )
         await stopping.wait()
         log.info("shutting down")
         await app.stop()
     finally:
-        if child is not None:
-            await asyncio.to_thread(children.stop, child)
+        if sim is not None:
+            await sim.stop()
     return 0
 
 
@@ -231,7 +350,12 @@ async def _conformance(args: argparse.Namespace) -> int:
 
     console = Console()
     try:
-        results = await run_conformance(args.backend, scenarios=args.scenario, timeout=args.timeout)
+        results = await run_conformance(
+            args.backend,
+            scenarios=args.scenario,
+            timeout=args.timeout,
+            database_url=args.database_url,
+        )
     except ValueError as exc:
         console.print(f"error: {exc}", highlight=False)
         return 2
@@ -255,7 +379,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "serve":
-        return asyncio.run(_serve(args))
+        try:
+            return asyncio.run(_serve(args))
+        except StartupError as exc:  # the environment, not a bug: one line, no traceback
+            print(f"quantum-grpc: error: {exc}", file=sys.stderr)
+            return 1
     if args.command == "conformance":
         return asyncio.run(_conformance(args))
     if args.command == "agent":

@@ -9,6 +9,13 @@ from pathlib import Path
 from quantum_grpc.service.status_rules import Readiness
 
 DEFAULT_LISTEN = "127.0.0.1:9696"
+# Limits (docs/operations.md, "Limits"). The receive limit is twice gRPC's 4 MiB default:
+# the largest ReportStatus the core takes (1,000 entries with texts at their full length,
+# docs/plugin-guide.md) is about 4.7 MB and must get through to be judged.
+DEFAULT_MAX_CONCURRENT_STREAMS = 1000
+DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_WATCHES_PER_TENANT = 1000
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 def default_data_dir() -> Path:
@@ -55,6 +62,16 @@ class Settings:
         compaction_interval: seconds between compaction passes.
         event_poll_interval: seconds between reads of the event log for changes other
             replicas committed (PostgreSQL); 0 relies on this process's commits alone.
+        max_concurrent_streams: calls one client connection may have open at once (HTTP/2
+            SETTINGS_MAX_CONCURRENT_STREAMS); further calls wait in the client.
+        max_receive_message_bytes: the largest request message accepted, back-ends'
+            ReportStatus included; larger ones fail with RESOURCE_EXHAUSTED.
+        max_watches_per_tenant: open WatchStatus streams plus WaitForStatus calls one
+            tenant may hold (admin watches of every tenant count as one tenant); more
+            fail with RESOURCE_EXHAUSTED TOO_MANY_WATCHES.
+        max_connections: client connections the server keeps open at once; 0 for no cap.
+        max_connection_idle: seconds a connection with no call open is kept before the
+            server closes it (clients reconnect on their next call).
     """
 
     database_url: str
@@ -75,6 +92,11 @@ class Settings:
     event_retention_seconds: float = 3600.0
     compaction_interval: float = 30.0
     event_poll_interval: float = 0.0
+    max_concurrent_streams: int = DEFAULT_MAX_CONCURRENT_STREAMS
+    max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES
+    max_watches_per_tenant: int = DEFAULT_MAX_WATCHES_PER_TENANT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_connection_idle: float = 300.0
 
     @property
     def default_backend(self) -> str:

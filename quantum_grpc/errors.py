@@ -22,13 +22,17 @@ __all__ = [
     "ERROR_DOMAIN",
     "AlreadyAttached",
     "AttachmentNotFound",
+    "BackendInputRejected",
     "BackendNotOwner",
+    "InternalError",
     "InvalidArgument",
+    "InvalidPageToken",
     "NetworkInUse",
     "NetworkNotFound",
     "PortInUse",
     "PortNotFound",
     "QuantumError",
+    "RequestIdReused",
     "ResourceDeleted",
     "ResourceDeleting",
     "ResourceFailed",
@@ -40,6 +44,7 @@ __all__ = [
     "StorageUnavailable",
     "TenantMismatch",
     "TenantRequired",
+    "TooManyWatches",
     "WaitTimeout",
     "WatchLagging",
     "error_from_rpc",
@@ -78,6 +83,43 @@ class InvalidArgument(QuantumError):
 
     code = grpc.StatusCode.INVALID_ARGUMENT
     reason = "INVALID_ARGUMENT"
+
+
+class InternalError(QuantumError):
+    """A bug in the server; the message and ``metadata["incident"]`` name the log entry.
+
+    It carries an ErrorInfo, unlike an INTERNAL a proxy makes of a cut stream, so clients
+    know not to resume.
+    """
+
+    code = grpc.StatusCode.INTERNAL
+    reason = "INTERNAL"
+
+
+class InvalidPageToken(InvalidArgument):
+    """A page token that this server did not issue, was altered, or belongs to another query."""
+
+    reason = "INVALID_PAGE_TOKEN"
+
+
+class RequestIdReused(InvalidArgument):
+    """A create repeated a ``request_id`` with a different payload (AIP-155)."""
+
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "REQUEST_ID_REUSED"
+
+
+class BackendInputRejected(InvalidArgument):
+    """A back-end sent a report or an answer the core cannot take (too large, out of range)."""
+
+    reason = "BACKEND_INPUT_REJECTED"
+
+
+class TooManyWatches(QuantumError):
+    """The tenant already holds as many open watches as the server allows."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "TOO_MANY_WATCHES"
 
 
 class NetworkNotFound(QuantumError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +32,15 @@ from quantum_grpc.config import Settings
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.dispatch.dispatcher import Dispatcher
 from quantum_grpc.service.core import Core
-from quantum_grpc.store.engine import create_engine, is_sqlite, upgrade
+from quantum_grpc.startup import StartupError, ensure_free
+from quantum_grpc.store.engine import (
+    create_engine,
+    is_sqlite,
+    prepare_sqlite_file,
+    sqlite_file,
+    upgrade,
+)
+from quantum_grpc.store.lock import DatabaseLock
 from quantum_grpc.store.store import Store
 from quantum_grpc.watch.hub import WatchHub
 
@@ -67,6 +76,7 @@ class App:
     links: BackendLinks
     hub: WatchHub
     health: health.aio.HealthServicer
+    lock: DatabaseLock | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -96,6 +106,8 @@ class App:
         await self.dispatcher.close()
         await self.links.close()
         await self.store.close()
+        if self.lock is not None:
+            self.lock.release()  # last: another core may open the file from now on
 
 
 async def _watch_database(app: App) -> None:
@@ -109,36 +121,100 @@ async def _watch_database(app: App) -> None:
             serving = ok
 
 
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """gRPC server options: exclusive bind, keepalive, and the limits of docs/operations.md."""
+    options = [
+        # gRPC sets SO_REUSEPORT by default: a second core on this port would start and
+        # share it, and clients would alternate between two databases.
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.max_connection_age_ms", 30 * 60 * 1000),
+        ("grpc.max_connection_age_grace_ms", 60_000),
+        ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+    ]
+    if settings.max_connections:
+        options.append(("grpc.max_allowed_incoming_connections", settings.max_connections))
+    if settings.max_connection_idle:
+        options.append(("grpc.max_connection_idle_ms", int(settings.max_connection_idle * 1000)))
+    return options
+
+
+def _bind(server: grpc.aio.Server, listen: str) -> int:
+    """Add the listening port; StartupError (one line) if it cannot be had."""
+    try:
+        port = server.add_insecure_port(listen)
+    except RuntimeError:  # grpcio raises on a failed bind (it logs the details itself)
+        port = 0
+    if port == 0:
+        ensure_free(listen)  # in use now (a race with the check before)? say so
+        raise StartupError(f"cannot listen on {listen} (see the gRPC error above)")
+    return port
+
+
+def _lock_database(url: str) -> DatabaseLock | None:
+    """Prepare and lock the SQLite file (docs/operations.md, "One core per database")."""
+    database = sqlite_file(url)
+    if database is None:
+        return None
+    prepare_sqlite_file(database)
+    return DatabaseLock.acquire(database)
+
+
 async def build_server(settings: Settings) -> App:
-    """Migrate the database, then start a core listening on ``settings.listen``."""
-    await asyncio.to_thread(upgrade, settings.database_url)
-    store = Store(
-        create_engine(settings.database_url), serialize_writes=is_sqlite(settings.database_url)
-    )
-    links = BackendLinks(
-        settings.backends,
-        store,
-        call_timeout=settings.backend_call_timeout,
-        retry=settings.health_retry,
-    )
-    dispatcher = Dispatcher(
-        store,
-        links,
-        call_timeout=settings.backend_call_timeout,
-        retry_max=settings.backend_retry_max,
-    )
-    core = Core(store, settings, dispatcher)
-    hub = WatchHub(store, settings)
-    await hub.start()
-    server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
-        options=[
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-            ("grpc.max_connection_age_ms", 30 * 60 * 1000),
-            ("grpc.max_connection_age_grace_ms", 60_000),
-        ],
-    )
+    """Migrate the database, then start a core listening on ``settings.listen``.
+
+    Raises StartupError when the address is taken, the database is locked by another core
+    or unreachable, or the data directory is unwritable; nothing is left running then.
+    """
+    ensure_free(settings.listen)
+    async with contextlib.AsyncExitStack() as undo:  # unwound only if start-up fails
+        lock = _lock_database(settings.database_url)
+        if lock is not None:
+            undo.callback(lock.release)
+        await asyncio.to_thread(upgrade, settings.database_url)
+        store = Store(
+            create_engine(settings.database_url), serialize_writes=is_sqlite(settings.database_url)
+        )
+        undo.push_async_callback(store.close)
+        links = BackendLinks(
+            settings.backends,
+            store,
+            call_timeout=settings.backend_call_timeout,
+            retry=settings.health_retry,
+        )
+        undo.push_async_callback(links.close)
+        dispatcher = Dispatcher(
+            store,
+            links,
+            call_timeout=settings.backend_call_timeout,
+            retry_max=settings.backend_retry_max,
+        )
+        undo.push_async_callback(dispatcher.close)
+        core = Core(store, settings, dispatcher)
+        hub = WatchHub(store, settings)
+        server = grpc.aio.server(
+            interceptors=[ErrorInterceptor()], options=server_options(settings)
+        )
+        health_servicer = _add_services(server, core, store, hub, settings)
+        port = _bind(server, settings.listen)
+        await hub.start()
+        undo.push_async_callback(hub.close)
+        await server.start()
+        undo.push_async_callback(server.stop, 0)
+        app = App(server, port, store, core, dispatcher, links, hub, health_servicer, lock)
+        await app.set_serving(True)
+        links.start(settings.reporter_target or app.address, f"core-{uuid.uuid4().hex[:8]}")
+        await dispatcher.start()
+        app.tasks.append(asyncio.create_task(_watch_database(app)))
+        undo.pop_all()
+    return app
+
+
+def _add_services(
+    server: grpc.aio.Server, core: Core, store: Store, hub: WatchHub, settings: Settings
+) -> health.aio.HealthServicer:
     network_service_pb2_grpc.add_NetworkServiceServicer_to_server(NetworkServicer(core), server)
     port_service_pb2_grpc.add_PortServiceServicer_to_server(PortServicer(core), server)
     attachment_service_pb2_grpc.add_AttachmentServiceServicer_to_server(
@@ -154,11 +230,4 @@ async def build_server(settings: Settings) -> App:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-    port = server.add_insecure_port(settings.listen)
-    await server.start()
-    app = App(server, port, store, core, dispatcher, links, hub, health_servicer)
-    await app.set_serving(True)
-    links.start(settings.reporter_target or app.address, f"core-{uuid.uuid4().hex[:8]}")
-    await dispatcher.start()
-    app.tasks.append(asyncio.create_task(_watch_database(app)))
-    return app
+    return health_servicer

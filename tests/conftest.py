@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from quantum_plugins.sim.backend import SimBackend
 from quantum_plugins.sim.profiles import make_profile
 from quantum_plugins.sim.server import build_sim_server
 from tests.helpers import Api
+from tests.helpers.postgres import pg_schema
 
 
 @dataclasses.dataclass
@@ -63,9 +66,26 @@ async def sim_factory() -> AsyncIterator[SimFactory]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """A fresh SQLite file per test."""
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite file per test (for tests about SQLite itself)."""
     return f"sqlite:///{tmp_path}/quantum.db"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Every test that starts a core runs twice: on a fresh SQLite file and on a fresh
+    schema of the PostgreSQL server (which fails rather than skips under CI=true).
+
+    The schema is checked and dropped in a thread, so the event loop keeps running
+    meanwhile: sessions the core is still ending get to finish.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/quantum.db"
+        return
+    request.applymarker(pytest.mark.postgres)
+    with contextlib.ExitStack() as schema:
+        yield schema.enter_context(pg_schema())
+        await asyncio.to_thread(schema.close)
 
 
 @pytest.fixture

@@ -91,3 +91,6 @@ async def test_a_bug_answers_internal_without_leaking_details(stack_factory, mon
     assert raised.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in (raised.value.details() or "")
     assert "see the server log" in (raised.value.details() or "")
+    # An ErrorInfo tells clients the server answered (not a proxy cutting the stream).
+    error = error_from_rpc(raised.value)
+    assert error.reason == "INTERNAL" and error.metadata["incident"] in error.message

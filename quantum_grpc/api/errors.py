@@ -1,4 +1,7 @@
-"""The one place domain errors become gRPC statuses: a server interceptor."""
+"""The one place domain errors become gRPC statuses: a server interceptor.
+
+It also turns request bytes that do not parse into INVALID_ARGUMENT, for every RPC.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 
 from quantum_grpc.api.context import Context
-from quantum_grpc.errors import QuantumError, to_grpc_status
+from quantum_grpc.errors import InternalError, InvalidArgument, QuantumError, to_grpc_status
 
 if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -25,13 +28,59 @@ async def _internal(context: Context) -> None:
     # A bug, not the caller's fault: keep the details in our log, not in their hands.
     incident = uuid.uuid4().hex[:12]
     log.exception("internal error %s", incident)
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error {incident}; see the server log")
+    # The ErrorInfo says the server itself answered: clients resume a bare INTERNAL (a
+    # proxy's cut stream), never this one (README, "Clients").
+    error = InternalError(
+        f"internal error {incident}; see the server log", metadata={"incident": incident}
+    )
+    await context.abort_with_status(to_grpc_status(error))
 
 
-def _unary(behavior: Unary) -> Unary:
+class _Malformed:
+    """Stands in for a request whose bytes did not parse as the method's message."""
+
+
+_MALFORMED = _Malformed()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    # grpc.aio parses a request before any handler runs and answers a parse failure with
+    # UNKNOWN and the exception's class; the sentinel lets the handler refuse it properly.
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _MALFORMED
+
+    return parse
+
+
+def _refuse_malformed(method: str) -> InvalidArgument:
+    return InvalidArgument(f"the request is not a valid {method} request message")
+
+
+def _checked(request: Any, method: str) -> Any:
+    if request is _MALFORMED:
+        raise _refuse_malformed(method)
+    return request
+
+
+async def _checked_stream(requests: AsyncIterator[Any], method: str) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _checked(request, method)
+
+
+def _request_of(request: Any, streaming: bool, method: str) -> Any:
+    return _checked_stream(request, method) if streaming else _checked(request, method)
+
+
+def _unary(behavior: Unary, streaming: bool, method: str) -> Unary:
     async def wrapped(request: Any, context: Context) -> Any:
         try:
-            return await behavior(request, context)
+            return await behavior(_request_of(request, streaming, method), context)
         except QuantumError as error:
             await context.abort_with_status(to_grpc_status(error))
         except grpc.aio.AbortError:
@@ -42,10 +91,10 @@ def _unary(behavior: Unary) -> Unary:
     return wrapped
 
 
-def _stream(behavior: Stream) -> Stream:
+def _stream(behavior: Stream, streaming: bool, method: str) -> Stream:
     async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
-            async for item in behavior(request, context):
+            async for item in behavior(_request_of(request, streaming, method), context):
                 yield item
         except QuantumError as error:
             await context.abort_with_status(to_grpc_status(error))
@@ -57,8 +106,17 @@ def _stream(behavior: Stream) -> Stream:
     return wrapped
 
 
+_HANDLER_FACTORIES: dict[str, Any] = {
+    "unary_unary": grpc.unary_unary_rpc_method_handler,
+    "unary_stream": grpc.unary_stream_rpc_method_handler,
+    "stream_unary": grpc.stream_unary_rpc_method_handler,
+    "stream_stream": grpc.stream_stream_rpc_method_handler,
+}
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Turns a raised QuantumError into its status with ErrorInfo, for every RPC."""
+    """For every RPC: a raised QuantumError becomes its status with ErrorInfo, and a
+    request that does not parse is INVALID_ARGUMENT."""
 
     async def intercept_service(
         self,
@@ -68,17 +126,17 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary), **codec)  # type: ignore[arg-type]
-        if handler.unary_stream is not None:
-            # Streaming handlers are async generators or, like grpc's health Watch,
-            # coroutines that call context.write(); each keeps its own shape.
-            behavior: Any = handler.unary_stream  # the stubs type only sync behaviours
-            if inspect.isasyncgenfunction(behavior):
-                return grpc.unary_stream_rpc_method_handler(_stream(behavior), **codec)
-            return grpc.unary_stream_rpc_method_handler(_unary(behavior), **codec)
+        method = handler_call_details.method
+        for kind, factory in _HANDLER_FACTORIES.items():
+            # Behaviours are coroutines or async generators (grpc's health Watch is a
+            # coroutine calling context.write()); each keeps its own shape.
+            behavior: Any = getattr(handler, kind)  # the stubs type only sync behaviours
+            if behavior is None:
+                continue
+            wrap = _stream if inspect.isasyncgenfunction(behavior) else _unary
+            return factory(  # type: ignore[no-any-return]
+                wrap(behavior, handler.request_streaming, method),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
         return handler

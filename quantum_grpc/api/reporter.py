@@ -1,15 +1,25 @@
-"""StatusReporterService: where back-ends push their reports."""
+"""StatusReporterService: where back-ends push their reports.
+
+A report is checked as a whole before anything is applied (docs/plugin-guide.md, "Limits
+on what a back-end sends"), then applied in chunks of short transactions.
+"""
 
 from __future__ import annotations
+
+import re
 
 from quantum_grpc._proto.quantum.plugin.v1 import (
     status_reporter_pb2 as pb,
     status_reporter_pb2_grpc,
 )
 from quantum_grpc.api.context import Context
-from quantum_grpc.errors import BackendNotOwner
-from quantum_grpc.service.reports import apply_statuses
+from quantum_grpc.errors import BackendInputRejected, BackendNotOwner
+from quantum_grpc.service.backend_input import checked_report
+from quantum_grpc.service.reports import apply_report, limited, log_truncations
 from quantum_grpc.store.store import Store
+
+# statuses[17].link_status -> statuses.link_status: one log reason per field, not per entry.
+_INDEX = re.compile(r"\[\d+\]")
 
 
 class StatusReporterServicer(status_reporter_pb2_grpc.StatusReporterServiceServicer):
@@ -26,8 +36,18 @@ class StatusReporterServicer(status_reporter_pb2_grpc.StatusReporterServiceServi
             raise BackendNotOwner(
                 f"no back-end named {request.backend!r} is configured", field="backend"
             )
-        async with self._store.write() as tx:
-            tally = await apply_statuses(tx, request.backend, request.statuses)
+        try:
+            statuses, cut = checked_report(request.statuses)
+        except BackendInputRejected as rejected:
+            limited.warning(
+                f"{request.backend}/report/{_INDEX.sub('', rejected.field)}",
+                "refused a report from back-end %s: %s",
+                request.backend,
+                rejected.message,
+            )
+            raise
+        log_truncations(request.backend, "a report", cut)
+        tally = await apply_report(self._store, request.backend, statuses)
         return pb.ReportStatusResponse(
             applied=tally.applied, ignored=tally.ignored, rejected=tally.rejected
         )

@@ -72,12 +72,14 @@ async def run_conformance(
     scenarios: Sequence[str] | None = None,
     interfaces: Interfaces | None = None,
     timeout: float = 30.0,
+    database_url: str | None = None,
 ) -> list[Result]:
     """Run the (selected) scenarios against the back-end at ``target``.
 
     Scenarios that need a readiness policy run in a core with that policy; the others run
     under `accept`. Cores are started one after the other, since a back-end reports to
-    the core that described it last.
+    the core that described it last. The cores keep their state in ``database_url`` (each
+    policy under a tenant of its own), by default in a throwaway SQLite file.
     """
     entries = _selected(scenarios)
     name = await backend_name(target)
@@ -88,7 +90,7 @@ async def run_conformance(
             continue
         with tempfile.TemporaryDirectory(prefix="quantum-conformance-") as folder:
             settings = Settings(
-                database_url=f"sqlite:///{folder}/conformance.db",
+                database_url=database_url or f"sqlite:///{folder}/conformance.db",
                 backends=(BackendTarget(name, target),),
                 listen="127.0.0.1:0",
                 readiness=policy,

@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, backend_pb2_grpc
 from quantum_grpc.config import BackendTarget
 from quantum_grpc.dispatch.resync import resync
-from quantum_grpc.errors import StorageUnavailable
+from quantum_grpc.errors import QuantumError, StorageUnavailable
 from quantum_grpc.service.reports import mark_backend_unavailable
 from quantum_grpc.store.store import Store
 
@@ -89,6 +89,10 @@ class BackendLink:
             return f"{exc.code().name}: {exc.details()}"
         except StorageUnavailable:
             return "database unavailable during resync"
+        except QuantumError as error:
+            # Such as a listing value the database refused: try again like after an outage
+            # rather than stop following the back-end.
+            return f"resync failed: {error}"
         return "health stream ended"
 
     async def _watchdog(self) -> str:

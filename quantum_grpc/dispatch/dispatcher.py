@@ -22,11 +22,14 @@ from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_p
 from quantum_grpc._proto.quantum.v1 import backend_error_pb2
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.errors import StorageUnavailable
-from quantum_grpc.service.reports import apply_status
+from quantum_grpc.service.backend_input import MAX_ERROR_MESSAGE, bounded, bounded_text, problem
+from quantum_grpc.service.reports import apply_status, limited, log_truncations
 from quantum_grpc.store.models import OutboxRow
 from quantum_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
+# The error code of a change whose answer the core could not take (docs/plugin-guide.md).
+BACKEND_INPUT_REJECTED = "BACKEND_INPUT_REJECTED"
 
 # Codes after which the same call may succeed later; anything else is the back-end
 # refusing the change, which the resource then shows as ERROR.
@@ -151,7 +154,7 @@ class Dispatcher:
                 delay = min(delay * 2, self._retry_max)
                 continue
             done = response.outcome == backend_pb2.APPLY_OUTCOME_DONE
-            await self._finish(entry, response.status if done else None)
+            await self._finish(entry, _answer_status(entry, response.status) if done else None)
             return
 
     async def _note_attempt(self, entry: OutboxRow, error: str) -> None:
@@ -160,21 +163,40 @@ class Dispatcher:
                 await tx.session.execute(
                     update(OutboxRow)
                     .where(OutboxRow.id == entry.id)
-                    .values(attempts=OutboxRow.attempts + 1, last_error=error[:2000])
+                    .values(attempts=OutboxRow.attempts + 1, last_error=bounded_text(error, 2000))
                 )
 
     async def _finish(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> None:
+        # A back-end's answer that still cannot be recorded (a database error about its
+        # data, a bug) must not stop the network's dispatch by being retried forever: fall
+        # back to recording the change as rejected, then to only removing it.
+        candidates = [status]
+        if status is not None:
+            candidates += [
+                _rejection(entry, "the core could not record the back-end's answer"),
+                None,
+            ]
+        for candidate in candidates:
+            try:
+                await self._record(entry, candidate)
+                break
+            except Exception:
+                log.exception(
+                    "could not record %s of back-end %s", entry.operation_id, entry.backend
+                )
+        self._resolve(entry.id)
+
+    async def _record(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> None:
         while True:
             try:
                 async with self._store.write() as tx:
                     if await tx.remove_outbox(entry.id) and status is not None:
                         await apply_status(tx, entry.backend, status)
-                break
+                return
             except StorageUnavailable:
                 # The change reached the back-end; keep trying to record that, since a
                 # re-dispatch after restart would be a harmless retry by operation id.
                 await asyncio.sleep(self._retry_max)
-        self._resolve(entry.id)
 
     def _resolve(self, entry_id: int) -> None:
         future = self._done.pop(entry_id, None)
@@ -189,13 +211,47 @@ class Dispatcher:
             return True
 
 
-def _refusal(entry: OutboxRow, message: str) -> rs.ResourceStatus:
-    """The report a refused change amounts to: ERROR at the change's generation."""
-    log.warning("back-end %s refused %s: %s", entry.backend, entry.operation_id, message)
+def _error_status(entry: OutboxRow, code: str, message: str) -> rs.ResourceStatus:
+    """ERROR at the change's generation, as if the back-end had reported it."""
     return rs.ResourceStatus(
         kind=f"RESOURCE_KIND_{entry.resource_kind}",
         resource_id=entry.resource_id,
         generation=entry.generation,
         state=rs.OBSERVED_STATE_ERROR,
-        error=backend_error_pb2.BackendError(code="BACKEND_REFUSED", message=message),
+        error=backend_error_pb2.BackendError(
+            code=code, message=bounded_text(message, MAX_ERROR_MESSAGE)
+        ),
     )
+
+
+def _refusal(entry: OutboxRow, message: str) -> rs.ResourceStatus:
+    """The report a refused change amounts to."""
+    refusal = _error_status(entry, "BACKEND_REFUSED", message)
+    log.warning(
+        "back-end %s refused %s: %s", entry.backend, entry.operation_id, refusal.error.message
+    )
+    return refusal
+
+
+def _rejection(entry: OutboxRow, message: str) -> rs.ResourceStatus:
+    """What a change whose answer the core cannot take amounts to: the back-end applied
+    something, but what is unknown, so the resource shows ERROR until a new change."""
+    return _error_status(entry, BACKEND_INPUT_REJECTED, message)
+
+
+def _answer_status(entry: OutboxRow, status: rs.ResourceStatus) -> rs.ResourceStatus:
+    """The status of a DONE answer, within the limits of docs/plugin-guide.md."""
+    found = problem(status)
+    if found is not None:
+        field, why = found
+        limited.warning(
+            f"{entry.backend}/answer/{field}",
+            "back-end %s answered %s with an unusable status: %s",
+            entry.backend,
+            entry.operation_id,
+            why,
+        )
+        return _rejection(entry, f"the back-end's answer was unusable: status.{why}")
+    fixed, cut = bounded(status)
+    log_truncations(entry.backend, "an ApplyChange answer", cut)
+    return fixed

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc.service.changes import network_change, port_change
-from quantum_grpc.service.reports import Tally, apply_status, apply_statuses
+from quantum_grpc.service.reports import Tally, apply_report, apply_status, listing_entries
 from quantum_grpc.store.models import NetworkRow, OutboxRow, PortRow
 from quantum_grpc.store.store import Store, Tx
 
@@ -26,10 +26,15 @@ from quantum_grpc.store.store import Store, Tx
 async def resync(
     store: Store, backend: str, listing: Sequence[rs.ResourceStatus]
 ) -> tuple[Tally, int]:
-    """Apply ``listing`` and re-send what the back-end misses; returns the tally and count."""
+    """Apply ``listing`` and re-send what the back-end misses; returns the tally and count.
+
+    The listing is applied like a report, in chunks (it can be as long as the back-end
+    has resources); entries the core cannot take count as not held, so they are re-sent.
+    """
+    entries = listing_entries(backend, listing)
+    tally = await apply_report(store, backend, entries)
     async with store.write() as tx:
-        tally = await apply_statuses(tx, backend, listing)
-        held = {status.resource_id: status.generation for status in listing}
+        held = {status.resource_id: status.generation for status in entries}
         pending = set(
             (
                 await tx.session.scalars(

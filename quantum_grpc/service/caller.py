@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quantum_grpc.errors import TenantMismatch
+from quantum_grpc.service.validation import tenant_field
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Caller:
         """The tenant a request acts for: the caller's own unless an admin names another."""
         if not requested or requested == self.tenant_id:
             return self.tenant_id
+        tenant_field(requested, "tenant_id")  # also keeps the message below short
         if self.admin:
             return requested
         raise TenantMismatch(

@@ -18,6 +18,7 @@ from quantum_grpc.errors import (
     RevisionMismatch,
 )
 from quantum_grpc.service.caller import Caller
+from quantum_grpc.service.paging import PageTokens
 from quantum_grpc.service.status_rules import (
     AttachmentStatus,
     LinkStatus,
@@ -48,6 +49,8 @@ class Core:
     store: Store
     settings: Settings
     dispatch: Settler = field(default_factory=_NoDispatch)
+    # Signs list page tokens; a fresh key per process (docs/architecture.md).
+    pages: PageTokens = field(default_factory=PageTokens)
 
     async def settle(self, tx: Tx) -> None:
         """Give a synchronous back-end the time to answer before we respond (rule 1)."""

@@ -16,6 +16,8 @@ from quantum_grpc.service.core import (
     check_revision,
     find_network,
 )
+from quantum_grpc.service.idempotency import earlier_create
+from quantum_grpc.service.paging import PageQuery
 from quantum_grpc.service.status_rules import NetworkStatus, network_is_ready
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
 from quantum_grpc.store.store import EventKind
@@ -41,8 +43,9 @@ async def list_networks(
 ) -> tuple[list[NetworkRow], str]:
     """A page of networks, oldest first, and the token for the next page."""
     tenant = caller.listing_tenant(tenant_id)
-    filters: dict[str, object] = {"tenant": tenant, "name": name, "status": status}
-    size, after = v.page(page_size, page_token, filters)
+    name = v.optional_text(name, "name")
+    page_query = PageQuery("networks", {"tenant": tenant, "name": name, "status": status})
+    size, after = core.pages.read(page_size, page_token, page_query)
     query = select(NetworkRow).where(NetworkRow.create_revision > after)
     if tenant is not None:
         query = query.where(NetworkRow.tenant_id == tenant)
@@ -53,7 +56,8 @@ async def list_networks(
     query = query.order_by(NetworkRow.create_revision).limit(size + 1)
     async with core.store.read() as session:
         rows = list((await session.scalars(query)).all())
-    token = v.next_page_token(rows[size - 1].create_revision, filters) if len(rows) > size else ""
+    more = len(rows) > size
+    token = core.pages.issue(rows[size - 1].create_revision, page_query) if more else ""
     return rows[:size], token
 
 
@@ -64,21 +68,25 @@ async def create_network(
     tenant = caller.acting_tenant(tenant_id)
     name = v.text_field(name, "name")
     request_id = v.optional_uuid(request_id, "request_id")
+    fingerprint = v.request_fingerprint(name=name)
     async with core.store.write() as tx:
-        if request_id:
-            existing = await tx.session.scalar(
-                select(NetworkRow).where(
-                    NetworkRow.tenant_id == tenant, NetworkRow.request_id == request_id
-                )
-            )
-            if existing is not None:
-                return existing
+        existing = await earlier_create(
+            tx.session,
+            NetworkRow,
+            tenant_id=tenant,
+            request_id=request_id,
+            fingerprint=fingerprint,
+            noun="network",
+        )
+        if existing is not None:
+            return existing
         row = NetworkRow.new(
             tenant_id=tenant,
             name=name,
             status=NetworkStatus.PROVISIONING.value,
             backend=core.settings.default_backend,
             request_id=request_id or None,
+            request_fingerprint=fingerprint if request_id else None,
         )
         await tx.record(row, EventKind.ADDED)
         tx.enqueue(

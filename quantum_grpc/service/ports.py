@@ -21,6 +21,8 @@ from quantum_grpc.service.core import (
     find_port,
     port_status,
 )
+from quantum_grpc.service.idempotency import earlier_create
+from quantum_grpc.service.paging import PageQuery
 from quantum_grpc.service.status_rules import (
     REASON_NO_ATTACHMENT,
     AttachmentStatus,
@@ -66,8 +68,8 @@ async def list_ports(
     """A page of ports, oldest first, and the token for the next page."""
     tenant = caller.listing_tenant(tenant_id)
     network_id = v.optional_uuid(network_id, "network_id")
-    filters: dict[str, object] = {"tenant": tenant, "network": network_id, "status": status}
-    size, after = v.page(page_size, page_token, filters)
+    page_query = PageQuery("ports", {"tenant": tenant, "network": network_id, "status": status})
+    size, after = core.pages.read(page_size, page_token, page_query)
     query = select(PortRow).where(PortRow.create_revision > after)
     if tenant is not None:
         query = query.where(PortRow.tenant_id == tenant)
@@ -79,7 +81,8 @@ async def list_ports(
             query = query.where(PortRow.network_id == network_id)
         query = query.order_by(PortRow.create_revision).limit(size + 1)
         rows = list((await session.scalars(query)).all())
-    token = v.next_page_token(rows[size - 1].create_revision, filters) if len(rows) > size else ""
+    more = len(rows) > size
+    token = core.pages.issue(rows[size - 1].create_revision, page_query) if more else ""
     return rows[:size], token
 
 
@@ -99,13 +102,21 @@ async def create_port(
     network_id = v.uuid_field(network_id, "network_id")
     request_id = v.optional_uuid(request_id, "request_id")
     rate, burst = v.qos(qos.rate_kbps, qos.burst_kbytes) if qos else (0, 0)
+    # No QoS and a QoS of rate 0 both mean "no limit": the same request.
+    fingerprint = v.request_fingerprint(
+        network_id=network_id, admin_state_up=admin_state_up, qos=[rate, burst]
+    )
     async with core.store.write() as tx:
-        if request_id:
-            existing = await tx.session.scalar(
-                select(PortRow).where(PortRow.tenant_id == tenant, PortRow.request_id == request_id)
-            )
-            if existing is not None:
-                return existing
+        existing = await earlier_create(
+            tx.session,
+            PortRow,
+            tenant_id=tenant,
+            request_id=request_id,
+            fingerprint=fingerprint,
+            noun="port",
+        )
+        if existing is not None:
+            return existing
         network: NetworkRow = await find_network(tx.session, caller, network_id, lock=True)
         check_not_deleting(network, "network")
         ready = network_is_ready(NetworkStatus(network.status), network.deleting)
@@ -124,6 +135,7 @@ async def create_port(
             create_confirmed=False,
             failed=False,
             request_id=request_id or None,
+            request_fingerprint=fingerprint if request_id else None,
         )
         await tx.record(row, EventKind.ADDED)
         tx.enqueue(

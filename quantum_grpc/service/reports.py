@@ -9,7 +9,7 @@ event; one that changes anything makes exactly one event per resource it changed
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
 from quantum_grpc._proto.quantum.v1 import port_pb2
+from quantum_grpc.logs import RateLimitedLog
+from quantum_grpc.service.backend_input import Truncation, bounded, chunks, problem
 from quantum_grpc.service.core import attachment_of, port_status
 from quantum_grpc.service.status_rules import (
     REASON_BACKEND_UNAVAILABLE,
@@ -30,9 +32,11 @@ from quantum_grpc.service.status_rules import (
     transition_allowed,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
-from quantum_grpc.store.store import EventKind, Tx
+from quantum_grpc.store.store import EventKind, Store, Tx
 
 log = logging.getLogger(__name__)
+# A back-end repeating the same mistake thousands of times gets one line per interval.
+limited = RateLimitedLog(log)
 
 
 class Outcome(Enum):
@@ -54,6 +58,59 @@ class Tally:
     def add(self, outcome: Outcome) -> None:
         """Count one outcome."""
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+    def merge(self, other: Tally) -> None:
+        """Add the counts of ``other``."""
+        self.applied += other.applied
+        self.ignored += other.ignored
+        self.rejected += other.rejected
+
+
+async def apply_report(store: Store, backend: str, statuses: list[rs.ResourceStatus]) -> Tally:
+    """Apply checked statuses in order, a chunk per transaction, so that a large report
+    never holds the database for long: client writes get in between chunks. Reports are
+    idempotent, so a failure part-way is healed by the back-end's retry."""
+    tally = Tally()
+    for chunk in chunks(statuses):
+        async with store.write() as tx:
+            tally.merge(await apply_statuses(tx, backend, chunk))
+    return tally
+
+
+def log_truncations(backend: str, source: str, cut: list[Truncation]) -> None:
+    """One (rate-limited) line for the text fields cut from one message of ``backend``."""
+    if cut:
+        limited.warning(
+            f"{backend}/truncated/{source}",
+            "truncated %d over-long field(s) in %s from back-end %s, such as %s",
+            len(cut),
+            source,
+            backend,
+            cut[0],
+        )
+
+
+def listing_entries(backend: str, statuses: Sequence[rs.ResourceStatus]) -> list[rs.ResourceStatus]:
+    """A ListStatus answer made safe to apply: entries the core cannot take are left out
+    (the resync then re-sends those resources), over-long text is cut."""
+    taken: list[rs.ResourceStatus] = []
+    cut: list[Truncation] = []
+    for index, status in enumerate(statuses):
+        found = problem(status)
+        if found is not None:
+            limited.warning(
+                f"{backend}/listing/{found[0]}",
+                "left out ListStatus entry %d of back-end %s: %s",
+                index,
+                backend,
+                found[1],
+            )
+            continue
+        fixed, truncations = bounded(status)
+        taken.append(fixed)
+        cut.extend(truncations)
+    log_truncations(backend, "ListStatus", cut)
+    return taken
 
 
 async def apply_statuses(tx: Tx, backend: str, statuses: Iterable[rs.ResourceStatus]) -> Tally:
@@ -78,24 +135,27 @@ async def apply_status(tx: Tx, backend: str, status: rs.ResourceStatus) -> Outco
     if row is None or status.state == rs.OBSERVED_STATE_PENDING:
         return Outcome.IGNORED
     if row.backend != backend:
-        return _reject(backend, status, f"the resource belongs to back-end {row.backend!r}")
+        return _reject(backend, status, "owned by another back-end", row.backend)
     if status.generation < row.generation:
         return Outcome.IGNORED
     if status.generation > row.generation:
-        return _reject(backend, status, f"generation ahead of the core's {row.generation}")
+        return _reject(backend, status, "generation ahead of the core's", str(row.generation))
     if isinstance(row, NetworkRow):
         return await _apply_network(tx, row, status)
     return await _apply_port(tx, row, status)
 
 
-def _reject(backend: str, status: rs.ResourceStatus, why: str) -> Outcome:
-    log.warning(
-        "rejected report from %s about %s %s (generation %d): %s",
+def _reject(backend: str, status: rs.ResourceStatus, reason: str, detail: str = "") -> Outcome:
+    kind = rs.ResourceKind.DESCRIPTOR.values_by_number.get(status.kind)
+    limited.warning(
+        f"{backend}/rejected/{reason}",
+        "rejected report from %s about %s %s (generation %d): %s%s",
         backend,
-        rs.ResourceKind.Name(status.kind),
+        kind.name if kind is not None else status.kind,
         status.resource_id,
         status.generation,
-        why,
+        reason,
+        f" ({detail})" if detail else "",
     )
     return Outcome.REJECTED
 
@@ -120,7 +180,7 @@ async def _apply_network(tx: Tx, row: NetworkRow, status: rs.ResourceStatus) -> 
     if after == (row.status, row.error_code, row.error_message):
         return Outcome.IGNORED
     if not transition_allowed("NETWORK", row.status, after[0], Cause.REPORT):
-        return _reject(row.backend, status, f"{row.status} -> {after[0]} by a report")
+        return _reject(row.backend, status, "transition not allowed", f"{row.status} -> {after[0]}")
     row.status, row.error_code, row.error_message = after
     row.observed_generation = status.generation
     await tx.record(row, EventKind.MODIFIED)
@@ -180,14 +240,19 @@ async def _apply_port(tx: Tx, port: PortRow, status: rs.ResourceStatus) -> Outco
     )
     new_status = derive_port_status(facts).value
     if not transition_allowed("PORT", port.status, new_status, Cause.REPORT):
-        return _reject(port.backend, status, f"{port.status} -> {new_status} by a report")
+        return _reject(
+            port.backend, status, "transition not allowed", f"{port.status} -> {new_status}"
+        )
     if (
         attachment is not None
         and attachment_after is not None
         and not transition_allowed("ATTACHMENT", attachment.status, attachment_after, Cause.REPORT)
     ):
         return _reject(
-            port.backend, status, f"attachment {attachment.status} -> {attachment_after}"
+            port.backend,
+            status,
+            "attachment transition not allowed",
+            f"{attachment.status} -> {attachment_after}",
         )
 
     changed = False

@@ -1,11 +1,15 @@
-"""Input checks: each raises InvalidArgument naming the field and what to fix."""
+"""Input checks: each raises InvalidArgument naming the field and what to fix.
+
+Every limit here is checked before the database sees a value, and each is listed in
+docs/architecture.md ("Limits of client input"): a value the storage cannot hold must be
+the client's error, never a database error (which would read as an outage).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+import re
 import unicodedata
 import uuid
 
@@ -13,9 +17,23 @@ from google.protobuf.descriptor import EnumDescriptor
 
 from quantum_grpc.errors import InvalidArgument
 
-MAX_NAME = 255
+MAX_NAME = 255  # names, interface ids and tenant ids: the String(255) columns
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_REVISION = 2**63 - 1  # revisions are signed 64-bit (BigInteger) columns
+MAX_RATE_KBPS = 1_000_000_000  # 1 Tbit/s: above any port a back-end can shape
+MAX_BURST_KBYTES = 4 * 1024 * 1024  # 4 GiB: the largest token bucket Linux tc holds (u32)
+
+# Characters that make a name display as something else: bidirectional overrides,
+# embeddings, isolates and marks, zero-width characters and the byte-order mark.
+_INVISIBLE = frozenset(
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
+# C0, DEL and C1 controls, and the line and paragraph separators.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_ECHO = 64
+_TENANT_RE = re.compile(r"^[A-Za-z0-9._@-]{1,255}$")
 
 
 def uuid_field(value: str, field: str) -> str:
@@ -25,8 +43,10 @@ def uuid_field(value: str, field: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
+        # Echo only a prefix: the message travels in a header, which has a size limit.
+        shown = repr(value) if len(value) <= _ECHO else f"{value[:_ECHO]!r}..."
         raise InvalidArgument(
-            f"{field} must be a UUID such as 6f1c0a9e-5b1d-4c1e-9a55-0d5e2b8c7f10, got {value!r}",
+            f"{field} must be a UUID such as 6f1c0a9e-5b1d-4c1e-9a55-0d5e2b8c7f10, got {shown}",
             field=field,
         ) from None
 
@@ -44,8 +64,29 @@ def text_field(value: str, field: str) -> str:
         raise InvalidArgument(
             f"{field} is {len(value)} characters long; the limit is {MAX_NAME}", field=field
         )
-    if any(unicodedata.category(ch) == "Cc" for ch in value):  # C0, DEL and C1 controls
+    if any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in value):
         raise InvalidArgument(f"{field} must not contain control characters", field=field)
+    hidden = next((ch for ch in value if ch in _INVISIBLE), None)
+    if hidden is not None:
+        raise InvalidArgument(
+            f"{field} must not contain invisible or text-direction characters "
+            f"(found U+{ord(hidden):04X})",
+            field=field,
+        )
+    return value
+
+
+def optional_text(value: str, field: str) -> str:
+    """An optional filter on a text field; empty means "any", anything else is a name."""
+    return text_field(value, field) if value else ""
+
+
+def tenant_field(value: str, field: str) -> str:
+    """A tenant id: 1 to 255 letters, digits or . _ @ -."""
+    if not _TENANT_RE.match(value):
+        raise InvalidArgument(
+            f"{field} must be 1 to {MAX_NAME} letters, digits or . _ @ -", field=field
+        )
     return value
 
 
@@ -57,48 +98,33 @@ def enum_field(value: int, descriptor: EnumDescriptor, field: str) -> int:
     return value
 
 
+def bounded(value: int, field: str, low: int, high: int) -> int:
+    """An integer within [low, high], inclusive."""
+    if not low <= value <= high:
+        raise InvalidArgument(f"{field} must be between {low} and {high}, got {value}", field=field)
+    return value
+
+
 def expected_revision(value: int) -> int:
     """A compare-and-swap revision: 0 (none) or positive."""
-    if value < 0:
-        raise InvalidArgument("expected_revision must be 0 or positive", field="expected_revision")
-    return value
+    return bounded(value, "expected_revision", 0, MAX_REVISION)
+
+
+def page_size(value: int) -> int:
+    """A list's page size; 0 means the default."""
+    return bounded(value, "page_size", 0, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
 
 
 def qos(rate_kbps: int, burst_kbytes: int) -> tuple[int, int]:
     """A QoS policy; a burst without a rate means nothing and is refused."""
+    bounded(rate_kbps, "qos.rate_kbps", 0, MAX_RATE_KBPS)
+    bounded(burst_kbytes, "qos.burst_kbytes", 0, MAX_BURST_KBYTES)
     if burst_kbytes and not rate_kbps:
         raise InvalidArgument("qos.burst_kbytes needs a qos.rate_kbps", field="qos.burst_kbytes")
     return rate_kbps, burst_kbytes
 
 
-def _fingerprint(filters: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def page(page_size: int, page_token: str, filters: dict[str, object]) -> tuple[int, int]:
-    """Page size and the create revision to start after, from a list request."""
-    if page_size < 0 or page_size > MAX_PAGE_SIZE:
-        raise InvalidArgument(
-            f"page_size must be between 0 and {MAX_PAGE_SIZE}, got {page_size}", field="page_size"
-        )
-    size = page_size or DEFAULT_PAGE_SIZE
-    if not page_token:
-        return size, 0
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(page_token.encode()))
-        after, fingerprint = int(decoded["after"]), str(decoded["filters"])
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):
-        raise InvalidArgument(
-            "page_token is not a token this server returned", field="page_token"
-        ) from None
-    if fingerprint != _fingerprint(filters):
-        raise InvalidArgument(
-            "page_token belongs to a list request with other filters", field="page_token"
-        )
-    return size, after
-
-
-def next_page_token(last_create_revision: int, filters: dict[str, object]) -> str:
-    """An opaque token continuing after ``last_create_revision`` with the same filters."""
-    raw = json.dumps({"after": last_create_revision, "filters": _fingerprint(filters)})
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+def request_fingerprint(**payload: object) -> str:
+    """A digest of what a create asked for, to tell a retry from a reused request_id."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

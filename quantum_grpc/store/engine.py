@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from quantum_grpc.startup import StartupError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,11 +52,26 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+# A safety net under the core's own rule that no transaction outlives its caller
+# (docs/architecture.md, "Transactions and cancellation"): PostgreSQL itself ends a
+# session that sits inside a transaction this long, so its locks can never be held forever.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+
+
+def _postgresql_settings(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}")
+    cursor.close()
+    dbapi_connection.commit()  # type: ignore[attr-defined]
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """An AsyncEngine for ``url`` with the pragmas SQLite needs."""
+    """An AsyncEngine for ``url`` with the per-connection settings each database needs."""
     engine = create_async_engine(async_url(url), pool_pre_ping=True)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    elif make_url(url).get_backend_name() == "postgresql":
+        event.listen(engine.sync_engine, "connect", _postgresql_settings)
     return engine
 
 
@@ -66,10 +85,48 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory SQLite."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def prepare_sqlite_file(database: Path) -> None:
+    """Create the data directory (0700) and the database file (0600) if missing.
+
+    Only the owner may read them: the file holds every tenant's data. SQLite gives its
+    -wal and -shm files the database file's mode. Existing ones keep their mode (an
+    operator may have chosen it). Raises StartupError naming the path that failed.
+    """
+    folder = database.parent
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StartupError(f"the data directory {folder} is not a directory") from None
+    except OSError as exc:
+        raise StartupError(f"cannot create the data directory {folder}: {exc.strerror}") from None
+    try:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    except OSError as exc:
+        raise StartupError(f"cannot write the database file {database}: {exc.strerror}") from None
+
+
 def upgrade(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (blocking; run before serving)."""
-    if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), "head")
+    """Bring the database at ``url`` to the newest schema (blocking; run before serving).
+
+    Raises StartupError when the database cannot be reached or opened.
+    """
+    database = sqlite_file(url)
+    if database is not None:
+        prepare_sqlite_file(database)
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except DBAPIError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        verb = "open" if is_sqlite(url) else "reach"
+        raise StartupError(f"cannot {verb} the database {shown}: {reason}") from None

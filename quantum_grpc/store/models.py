@@ -27,6 +27,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(36)
 NAME = String(255)
+# What a create with a request_id asked for (a SHA-256 hex digest): a retry must match it.
+FINGERPRINT = String(64)
 
 
 class Base(DeclarativeBase):
@@ -82,6 +84,7 @@ class NetworkRow(_Resource, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     backend: Mapped[str] = mapped_column(NAME, nullable=False)
     request_id: Mapped[str | None] = mapped_column(ID)
+    request_fingerprint: Mapped[str | None] = mapped_column(FINGERPRINT)
     __table_args__ = (
         UniqueConstraint("tenant_id", "request_id", name="uq_networks_request"),
         Index("ix_networks_tenant_order", "tenant_id", "create_revision"),
@@ -107,6 +110,7 @@ class PortRow(_Resource, Base):
     create_confirmed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     failed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     request_id: Mapped[str | None] = mapped_column(ID)
+    request_fingerprint: Mapped[str | None] = mapped_column(FINGERPRINT)
     __table_args__ = (
         UniqueConstraint("tenant_id", "request_id", name="uq_ports_request"),
         Index("ix_ports_tenant_order", "tenant_id", "create_revision"),

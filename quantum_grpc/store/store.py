@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
-from quantum_grpc.errors import StorageUnavailable
+from quantum_grpc.errors import InvalidArgument, StorageUnavailable
 from quantum_grpc.store.models import (
     AttachmentRow,
     EventRow,
@@ -150,22 +152,122 @@ class Tx:
         return bool(getattr(result, "rowcount", 0))
 
 
+def _refused_data(exc: DataError | IntegrityError) -> InvalidArgument:
+    """A database error caused by one row's data (a value too long for its column, a
+    number out of range) is that request's fault, not an outage: it must not count as a
+    storage failure, which turns health NOT_SERVING."""
+    reason = (str(exc.orig).strip().splitlines() or [type(exc).__name__])[0][:200]
+    log.warning("the database refused a value: %s", reason)
+    return InvalidArgument(f"the database cannot store a value of this request: {reason}")
+
+
 class Store:
-    """The database handle: write transactions, reads, and commit listeners."""
+    """The database handle: write transactions, reads, and commit listeners.
+
+    Every session ends in a task of its own that its caller's cancellation cannot interrupt
+    (see docs/architecture.md, "Transactions and cancellation"): a cancelled transaction is
+    discarded with its connection, never left open on the server holding its locks.
+    """
 
     def __init__(self, engine: AsyncEngine, *, serialize_writes: bool) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._snapshot_sessions = async_sessionmaker(
+            engine.execution_options(isolation_level="REPEATABLE READ"), expire_on_commit=False
+        )
         # SQLite has one writer; taking the lock in-process avoids busy waits and the
         # deferred-transaction upgrade deadlock. PostgreSQL serialises on the counter row.
         self._write_lock = asyncio.Lock() if serialize_writes else None
         self._listeners: list[Callable[[int, list[OutboxRow]], None]] = []
         self._last_failure: float | None = None
+        self._open: set[AsyncSession] = set()
+        self._endings: set[asyncio.Task[None]] = set()
 
     def add_listener(self, listener: Callable[[int, list[OutboxRow]], None]) -> None:
         """Call ``listener(head_revision, outbox_entries)`` after every commit."""
         self._listeners.append(listener)
 
+    # -- session lifetimes -------------------------------------------------------------
+    async def _end(
+        self,
+        session: AsyncSession,
+        *,
+        commit: bool,
+        discard: bool,
+        committed: Callable[[], None] | None = None,
+    ) -> None:
+        """Commit (or not), then give the connection back; runs shielded.
+
+        A session whose caller was cancelled (``discard``) may have a statement in flight,
+        so its connection is invalidated (closed; the server rolls back) rather than reused.
+        ``committed`` runs once the commit is durable, even if the caller is gone by then.
+        """
+        try:
+            if discard:
+                await session.invalidate()
+                return
+            try:
+                if commit:
+                    await session.commit()
+            finally:
+                # Closing rolls back whatever is uncommitted and keeps loaded rows usable
+                # (an explicit rollback would expire them).
+                await session.close()
+            if committed is not None:
+                committed()
+        except BaseException:
+            if not discard:
+                await session.invalidate()
+            raise
+        finally:
+            self._open.discard(session)
+
+    async def _shielded(self, ending: Coroutine[Any, Any, None]) -> None:
+        """Run ``ending`` to completion even if the caller is cancelled meanwhile.
+
+        On SQLite the caller also waits it out (a local file answers at once), so the
+        process-wide write lock is never released before the transaction has ended.
+        """
+        task = asyncio.ensure_future(ending)
+        self._endings.add(task)
+        task.add_done_callback(self._endings.discard)
+        if self._write_lock is None:
+            await asyncio.shield(task)
+            return
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        task.result()
+
+    @contextlib.asynccontextmanager
+    async def _session(
+        self,
+        session: AsyncSession,
+        *,
+        commit: bool,
+        committed: Callable[[], None] | None = None,
+    ) -> AsyncIterator[AsyncSession]:
+        """Use ``session``; commit (or just end) it on success, never let it outlive an error."""
+        self._open.add(session)
+        try:
+            yield session
+        except BaseException as exc:
+            discard = not isinstance(exc, Exception)  # cancelled, or the loop is going away
+            await self._shielded(self._end(session, commit=False, discard=discard))
+            raise
+        await self._shielded(self._end(session, commit=commit, discard=False, committed=committed))
+
+    def _storage_error(self, exc: Exception, message: str) -> StorageUnavailable:
+        log.warning("database call failed: %s", exc)
+        self._last_failure = time.monotonic()
+        return StorageUnavailable(message)
+
+    # -- transactions ------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         """A write transaction; storage failures become StorageUnavailable."""
@@ -173,8 +275,9 @@ class Store:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock)
             try:
-                async with self.sessions() as session, session.begin():
-                    tx = Tx(session)
+                tx = Tx(self.sessions())
+                committed = functools.partial(self._notify, tx)
+                async with self._session(tx.session, commit=True, committed=committed) as session:
                     if self._write_lock is None:
                         # Serialise writers from the start, so checks made inside the
                         # transaction (an interface plugged elsewhere...) stay true at commit.
@@ -184,12 +287,14 @@ class Store:
                             .with_for_update()
                         )
                     yield tx
+            except (DataError, IntegrityError) as exc:
+                raise _refused_data(exc) from exc
             except (OperationalError, DBAPIError) as exc:
-                log.warning("write failed: %s", exc)
-                self._last_failure = time.monotonic()
-                raise StorageUnavailable(
-                    "the database is unavailable; nothing was changed, retry later"
+                raise self._storage_error(
+                    exc, "the database is unavailable; nothing was changed, retry later"
                 ) from exc
+
+    def _notify(self, tx: Tx) -> None:
         if tx.head or tx.outbox:
             for listener in self._listeners:
                 listener(tx.head, tx.outbox)
@@ -198,8 +303,10 @@ class Store:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only session; storage failures become StorageUnavailable."""
         try:
-            async with self.sessions() as session:
+            async with self._session(self.sessions(), commit=False) as session:
                 yield session
+        except (DataError, IntegrityError) as exc:
+            raise _refused_data(exc) from exc
         except (OperationalError, DBAPIError) as exc:
             raise StorageUnavailable("the database is unavailable, retry later") from exc
 
@@ -208,19 +315,18 @@ class Store:
         """A session whose reads all see one consistent state.
 
         SQLite: writers are held off for the duration (reads are short). PostgreSQL: a
-        REPEATABLE READ transaction.
+        REPEATABLE READ transaction (the isolation level is set when the connection is
+        checked out, before its transaction begins).
         """
         try:
-            if self._write_lock is not None:
-                async with self._write_lock, self.sessions() as session, session.begin():
-                    yield session
-            else:
-                async with self.sessions() as session:
-                    await session.connection(
-                        execution_options={"isolation_level": "REPEATABLE READ"}
-                    )
-                    async with session.begin():
-                        yield session
+            async with contextlib.AsyncExitStack() as stack:
+                if self._write_lock is not None:
+                    await stack.enter_async_context(self._write_lock)
+                    maker = self.sessions
+                else:
+                    maker = self._snapshot_sessions
+                session = await stack.enter_async_context(self._session(maker(), commit=False))
+                yield session
         except (OperationalError, DBAPIError) as exc:
             raise StorageUnavailable("the database is unavailable, retry later") from exc
 
@@ -251,6 +357,17 @@ class Store:
             return False
         return True
 
-    async def close(self) -> None:
-        """Dispose of the engine's connections."""
+    async def close(self, timeout: float = 5.0) -> None:
+        """Let in-flight session endings finish, discard sessions still open, dispose.
+
+        A session still open here belongs to work the server abandoned on stop; its
+        connection is closed, so the server rolls its transaction back (``dispose`` alone
+        only closes the connections that are back in the pool).
+        """
+        if self._endings:
+            await asyncio.wait(set(self._endings), timeout=timeout)
+        for session in list(self._open):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._shielded(session.invalidate()), timeout)
+            self._open.discard(session)
         await self.engine.dispose()

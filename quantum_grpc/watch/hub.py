@@ -20,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 
 from quantum_grpc.config import Settings
-from quantum_grpc.errors import RevisionCompacted, WatchLagging
+from quantum_grpc.errors import RevisionCompacted, TooManyWatches, WatchLagging
 from quantum_grpc.store.models import EventRow
 from quantum_grpc.store.store import Store, now
 from quantum_grpc.watch.events import LogEvent, WatchFilter, from_row
@@ -109,12 +109,27 @@ class WatchHub:
 
     # -- registration ----------------------------------------------------------------
     def register(self, watch_filter: WatchFilter) -> Watcher:
-        """A watcher that receives every matching event committed from now on."""
+        """A watcher that receives every matching event committed from now on.
+
+        Raises TooManyWatches when the tenant already holds ``max_watches_per_tenant``
+        (admin watches of every tenant share one count): each watcher costs memory and
+        fan-out work, so one tenant cannot take it all.
+        """
+        tenant = watch_filter.tenant_id
+        peers = self._everyone if tenant is None else self._by_tenant.get(tenant, set())
+        limit = self._settings.max_watches_per_tenant
+        if len(peers) >= limit:
+            who = "admin watches of every tenant" if tenant is None else f"tenant {tenant}"
+            raise TooManyWatches(
+                f"{who}: already {limit} open watches (WatchStatus and WaitForStatus count "
+                "alike), the server's limit; end some before opening more",
+                metadata={"limit": str(limit)},
+            )
         watcher = Watcher(watch_filter, self._settings.watch_max_lag, self.head)
-        if watch_filter.tenant_id is None:
+        if tenant is None:
             self._everyone.add(watcher)
         else:
-            self._by_tenant.setdefault(watch_filter.tenant_id, set()).add(watcher)
+            self._by_tenant.setdefault(tenant, set()).add(watcher)
         return watcher
 
     @contextlib.asynccontextmanager

@@ -14,6 +14,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import re
 from typing import Any
 
 import grpc
@@ -23,6 +24,7 @@ from quantum_grpc._proto.quantum.plugin.v1 import (
     status_reporter_pb2,
     status_reporter_pb2_grpc,
 )
+from quantum_grpc.errors import BackendInputRejected, error_from_rpc
 
 __all__ = ["StatusSender"]
 
@@ -165,10 +167,9 @@ class StatusSender:
             # Retry the same head of the queue until it goes through: order is preserved
             # because nothing behind it is sent first.
             batch = list(itertools.islice(self._queue, self._batch_size))
-            if await self._deliver(batch):
-                for _ in batch:
-                    self._queue.popleft()
-                self._delivered += len(batch)
+            outcome = await self._deliver(batch)
+            if outcome is not None:
+                self._drop_refused(batch, outcome)
                 backoff = self._initial_backoff
                 continue
             with contextlib.suppress(TimeoutError):
@@ -176,7 +177,19 @@ class StatusSender:
                 await asyncio.wait_for(self._target_changed.wait(), backoff)
             backoff = min(backoff * 2, self._max_backoff)
 
-    async def _deliver(self, batch: list[Any]) -> bool:
+    def _drop_refused(self, batch: list[Any], refused: int) -> None:
+        """Take the delivered batch (or the one refused entry, ``refused >= 0``) off the
+        queue; what follows a refused entry is sent again at once."""
+        if refused < 0:
+            for _ in batch:
+                self._queue.popleft()
+            self._delivered += len(batch)
+            return
+        del self._queue[refused]
+
+    async def _deliver(self, batch: list[Any]) -> int | None:
+        """-1 when delivered, the index of an entry the core refused for good (it will
+        never take it, so resending would block every report behind it), None to retry."""
         request = status_reporter_pb2.ReportStatusRequest(backend=self._name, statuses=batch)
 
         async def call() -> Any:
@@ -191,16 +204,23 @@ class StatusSender:
             if not call_task.done():
                 call_task.cancel()
         if call_task not in done:
-            return False  # the target changed under us; resend to the new one
+            return None  # the target changed under us; resend to the new one
         try:
             call_task.result()
-        except Exception as exc:  # any failure means "retry later", whatever its kind
+        except grpc.aio.AioRpcError as exc:
+            refused = _refused_entry(exc, len(batch))
+            if refused is not None:
+                _LOG.warning("the core refused status report %r: %s", batch[refused], exc.details())
+                return refused
             self._log_failure(exc, len(batch))
-            return False
+            return None
+        except Exception as exc:  # anything else means "retry later"
+            self._log_failure(exc, len(batch))
+            return None
         if self._failing:
             _LOG.info("status reports to %s delivered again", self._channel_target)
             self._failing = False
-        return True
+        return -1
 
     def _log_failure(self, exc: BaseException, size: int) -> None:
         # Warn once per outage, not once per retry, so a long outage does not flood logs.
@@ -230,3 +250,19 @@ class StatusSender:
         self._channel_target = None
         if channel is not None:
             await channel.close()
+
+
+_ENTRY_FIELD = re.compile(r"^statuses\[(\d+)\]")
+
+
+def _refused_entry(exc: grpc.aio.AioRpcError, size: int) -> int | None:
+    """The entry an INVALID_ARGUMENT BACKEND_INPUT_REJECTED names (docs/plugin-guide.md,
+    "Limits on what a back-end sends"); None for any other failure."""
+    if exc.code() is not grpc.StatusCode.INVALID_ARGUMENT:
+        return None
+    error = error_from_rpc(exc)
+    if error.reason != BackendInputRejected.reason:
+        return None
+    match = _ENTRY_FIELD.match(error.field)
+    index = int(match.group(1)) if match else 0
+    return index if index < size else 0

@@ -16,10 +16,10 @@ PROFILES = {
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
-async def test_every_scenario_passes(sim_factory, profile: str) -> None:
+async def test_every_scenario_passes(sim_factory, database_url: str, profile: str) -> None:
     options = PROFILES[profile]
     sim = await sim_factory(profile.split("-")[0], **options)
-    results = await run_conformance(sim.target.target, timeout=20)
+    results = await run_conformance(sim.target.target, timeout=20, database_url=database_url)
     failures = [f"{r.scenario} ({r.policy}): {r.detail}" for r in results if not r.passed]
     assert not failures, "\n".join(failures)
     assert {r.scenario for r in results} == {s.name for s in SCENARIOS}

@@ -8,8 +8,6 @@ tenant lists, and the back-end's count of applied changes.
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from typing import Any
 
 import grpc
@@ -23,8 +21,9 @@ from quantum_grpc._proto.quantum.v1 import (
 )
 from quantum_grpc.errors import error_from_rpc
 from quantum_grpc.service.status_rules import Readiness
-from tests.core.test_bad_input import World, db_path, db_rows, make_world, quiet, state
+from tests.core.test_bad_input import World, db_rows, make_world, quiet, state
 from tests.helpers import Api, eventually, rpc_error
+from tests.helpers.database import query
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 NET_AVAILABLE = network_pb2.NETWORK_STATUS_AVAILABLE
@@ -279,9 +278,11 @@ async def test_changes_to_a_resource_being_deleted_are_refused(stack_factory) ->
 
 def _events(stack: Any) -> list[tuple[str, bytes]]:
     """(resource kind, snapshot) of every event in the log, oldest first."""
-    with contextlib.closing(sqlite3.connect(db_path(stack))) as db:
-        query = "SELECT resource_kind, snapshot FROM events ORDER BY revision"
-        return [(str(kind), bytes(snapshot)) for kind, snapshot in db.execute(query)]
+    rows = query(
+        stack.app.core.settings.database_url,
+        "SELECT resource_kind, snapshot FROM events ORDER BY revision",
+    )
+    return [(str(kind), bytes(snapshot)) for kind, snapshot in rows]
 
 
 # --- idempotency -------------------------------------------------------------------------

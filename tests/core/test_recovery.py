@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import grpc
 from quantum_grpc._proto.quantum.v1 import network_pb2, port_pb2
 from quantum_grpc.service.status_rules import REASON_BACKEND_UNAVAILABLE
 from tests.helpers import Api, eventually
+from tests.helpers.database import query
 from tests.helpers.processes import children_of, free_port, start_command, wait_gone, wait_serving
 
 
@@ -47,23 +47,18 @@ async def test_backend_death_marks_ports_down_and_return_restores_them(
     assert fresh.backend.applied_changes == 2  # the network and the port, once each
 
 
-def _db_rows(path: Path, query: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(path) as db:
-        return db.execute(query).fetchall()
-
-
 async def test_core_killed_between_commit_and_dispatch_completes_once(
-    tmp_path: Path, sim_factory, channel_factory
+    tmp_path: Path, database_url: str, sim_factory, channel_factory
 ) -> None:
     sim = await sim_factory("sync")
-    db = tmp_path / "core.db"
+    db = database_url
     address = f"127.0.0.1:{free_port()}"
     args = [
         "serve",
         "--listen",
         address,
         "--database-url",
-        f"sqlite:///{db}",
+        db,
         "--backend",
         f"sim={sim.target.target}",
     ]
@@ -79,7 +74,7 @@ async def test_core_killed_between_commit_and_dispatch_completes_once(
         await sim.backend.stop(0)  # the back-end is gone: the next change cannot be applied
         port = await api.create_port(net.id)
         assert port.status == port_pb2.PORT_STATUS_PROVISIONING
-        assert _db_rows(db, "select resource_id from outbox") == [(port.id,)]
+        assert query(db, "select resource_id from outbox") == [(port.id,)]
         core.send_signal(signal.SIGKILL)
         core.wait()
 
@@ -92,10 +87,10 @@ async def test_core_killed_between_commit_and_dispatch_completes_once(
         )
         assert done.link_status_reason == "no attachment"
         await eventually(
-            lambda: asyncio.sleep(0, _db_rows(db, "select * from outbox")), lambda rows: rows == []
+            lambda: asyncio.sleep(0, query(db, "select * from outbox")), lambda rows: rows == []
         )
         assert fresh.backend.applied_changes == 2  # network + port, exactly once each
-        added = _db_rows(
+        added = query(
             db,
             f"select count(*) from events where resource_id = '{port.id}' and event_kind = 'ADDED'",
         )

@@ -9,6 +9,7 @@ import pytest
 
 from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2
 from quantum_plugins.common import StatusSender
+from tests.helpers.database import query
 
 from . import ReportCollector
 
@@ -113,3 +114,36 @@ async def test_send_copies_the_report(sender: StatusSender, core: ReportCollecto
     sender.set_target(core.target)
     assert await sender.wait_idle(5)
     assert core.reports[0].generation == 1
+
+
+async def test_an_entry_the_core_refuses_for_good_does_not_block_the_rest(stack_factory) -> None:
+    stack = await stack_factory("sync")
+    net = await stack.api.create_network("n")
+    [(generation,)] = query(
+        stack.app.core.settings.database_url,
+        "select generation from networks where id = :id",
+        {"id": net.id},
+    )
+    sender = StatusSender(stack.sim.backend.name, initial_backoff=0.05)
+    sender.start()
+    try:
+        sender.set_target(stack.app.address)
+        undefined_state = resource_status_pb2.ResourceStatus(
+            kind=resource_status_pb2.RESOURCE_KIND_NETWORK,
+            resource_id=net.id,
+            generation=generation,
+            state=999,  # no such ObservedState: the core refuses it with BACKEND_INPUT_REJECTED
+        )
+        ready = resource_status_pb2.ResourceStatus(
+            kind=resource_status_pb2.RESOURCE_KIND_NETWORK,
+            resource_id=net.id,
+            generation=generation,
+            state=resource_status_pb2.OBSERVED_STATE_READY,
+        )
+        sender.send(undefined_state)
+        sender.send(ready)
+        # Before, the refused entry was resent for ever and nothing behind it went out.
+        assert await sender.wait_idle(10)
+        assert sender.pending == 0 and sender.delivered == 1
+    finally:
+        await sender.close()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sqlite3
 import time
 
 import grpc
 
 from quantum_grpc._proto.quantum.v1 import port_service_pb2 as port_pb, watch_service_pb2 as pb
 from tests.helpers import Api
+from tests.helpers.database import query
 from tests.helpers.watch import MARKERS, Follower, key
 
 SOAK_SECONDS = float(os.environ.get("QUANTUM_SOAK_SECONDS", "10"))
@@ -20,12 +20,12 @@ SOAK_SECONDS = float(os.environ.get("QUANTUM_SOAK_SECONDS", "10"))
 def _log(
     database_url: str, tenant: str | None, kinds: set[str], network_id: str, after: int
 ) -> list[tuple[int, str, str]]:
-    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
-        rows = db.execute(
-            "select revision, tenant_id, resource_kind, resource_id, network_id from events "
-            "where revision > ? order by revision",
-            (after,),
-        ).fetchall()
+    rows = query(
+        database_url,
+        "select revision, tenant_id, resource_kind, resource_id, network_id from events "
+        "where revision > :after order by revision",
+        {"after": after},
+    )
     return [
         (revision, kind, resource_id)
         for revision, row_tenant, kind, resource_id, row_network in rows

