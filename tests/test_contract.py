@@ -94,3 +94,35 @@ async def test_a_bug_answers_internal_without_leaking_details(stack_factory, mon
     # An ErrorInfo tells clients the server answered (not a proxy cutting the stream).
     error = error_from_rpc(raised.value)
     assert error.reason == "INTERNAL" and error.metadata["incident"] in error.message
+
+
+def test_the_catalogue_is_the_error_reason_enum_of_the_protos() -> None:
+    from quantum_grpc._proto.quantum.v1 import error_reason_pb2
+
+    declared = {
+        name.removeprefix("ERROR_REASON_")
+        for name in error_reason_pb2.ErrorReason.DESCRIPTOR.values_by_name
+        if name != "ERROR_REASON_UNSPECIFIED"
+    }
+    catalogue = {cls.reason for cls in _catalogue()} | {QuantumError.reason}
+    # Clients in other languages read the reasons from the protos: none may be missing there,
+    # and the protos may not promise a reason the server never sends.
+    assert catalogue == declared
+    for cls in _catalogue():
+        comment = _leading_comment(f"ERROR_REASON_{cls.reason}")
+        assert comment.startswith(f"{cls.code.name}."), (cls.reason, comment)
+
+
+def _leading_comment(value: str) -> str:
+    """The comment of an enum value, from the proto source (descriptors drop comments)."""
+    from pathlib import Path
+
+    source = (Path(__file__).parents[1] / "protos/quantum/v1/error_reason.proto").read_text()
+    lines = source.splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{value} ="))
+    comment: list[str] = []
+    for line in reversed(lines[:index]):
+        if not line.strip().startswith("//"):
+            break
+        comment.insert(0, line.strip().removeprefix("//").strip())
+    return " ".join(comment)
