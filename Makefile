@@ -109,7 +109,7 @@ pytest: $(VENV_STAMP)
 
 # --- helpers --------------------------------------------------------------------------
 
-protos: $(VENV_STAMP) ## regenerate quantum_grpc/_proto and third_party/googleapis
+protos: $(VENV_STAMP) ## regenerate clients/python/quantum_api stubs and third_party/googleapis
 	$(BIN)/python scripts/gen_protos.py
 
 lint: $(VENV_STAMP) $(NODE_STAMP) ## ruff check, ruff format --check, mypy, buf lint

@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 
 from bench.stack import CHANNEL_OPTIONS
-from quantum_grpc._proto.quantum.v1 import watch_service_pb2 as pb, watch_service_pb2_grpc
+from quantum_api.v1 import watch_service_pb2 as pb, watch_service_pb2_grpc
 
 OPEN_CONCURRENCY = 200
 

@@ -31,7 +31,7 @@ import grpc
 from bench import fanout_worker
 from bench.stack import rss_kib
 from bench.stats import summary_ms
-from quantum_grpc._proto.quantum.v1 import port_pb2, watch_service_pb2 as pb
+from quantum_api.v1 import port_pb2, watch_service_pb2 as pb
 
 PORT_ID = "00000000-0000-4000-8000-000000000000"
 

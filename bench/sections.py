@@ -21,7 +21,7 @@ import grpc
 from bench import fanout_worker
 from bench.stack import Client, rss_kib, running_stack, sim_generations
 from bench.stats import Meter, summary_ms
-from quantum_grpc._proto.quantum.v1 import port_pb2, watch_service_pb2 as pb
+from quantum_api.v1 import port_pb2, watch_service_pb2 as pb
 
 Raw = dict[str, Any]
 Figures = dict[str, Any]

@@ -25,15 +25,14 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from quantum_grpc import children
-from quantum_grpc._proto.quantum.plugin.v1 import (
+from quantum_api.plugin.v1 import (
     backend_pb2,
     backend_pb2_grpc,
     resource_status_pb2 as rs,
     status_reporter_pb2,
     status_reporter_pb2_grpc,
 )
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
     attachment_service_pb2_grpc,
     network_pb2,
@@ -45,6 +44,7 @@ from quantum_grpc._proto.quantum.v1 import (
     watch_service_pb2 as watch_pb,
     watch_service_pb2_grpc,
 )
+from quantum_grpc import children
 
 BACKEND = "sim"
 # Separate channels get separate TCP connections (grpc shares subchannels otherwise), so

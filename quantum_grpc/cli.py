@@ -16,7 +16,7 @@ import grpc
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from quantum_grpc import children
+from quantum_grpc import children, extensions
 from quantum_grpc.config import (
     DEFAULT_LISTEN,
     DEFAULT_MAX_CONCURRENT_STREAMS,
@@ -242,23 +242,8 @@ def _parser() -> argparse.ArgumentParser:
         "point it at an empty PostgreSQL database or schema to check the back-end there",
     )
 
-    plugin = commands.add_parser("plugin", help="run a back-end")
-    plugins = plugin.add_subparsers(dest="plugin", required=True)
-    from quantum_plugins.sim import cli as sim_cli
-
-    sim_cli.add_arguments(plugins.add_parser("sim", help="the simulated back-end"))
-    from quantum_plugins.linuxbridge import agent_cli as lb_agent_cli, backend_cli as lb_backend_cli
-
-    lb_backend_cli.add_arguments(
-        plugins.add_parser(
-            "linuxbridge", help="the Linux bridge back-end (host agents do the wiring)"
-        )
-    )
-    agent = commands.add_parser("agent", help="run a host agent")
-    agents = agent.add_subparsers(dest="agent", required=True)
-    lb_agent_cli.add_arguments(
-        agents.add_parser("linuxbridge", help="the linuxbridge host agent (root or CAP_NET_ADMIN)")
-    )
+    extensions.add_parser(commands, "plugin", "run a back-end")
+    extensions.add_parser(commands, "agent", "run a host agent")
     return parser
 
 
@@ -386,17 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     if args.command == "conformance":
         return asyncio.run(_conformance(args))
-    if args.command == "agent":
-        from quantum_plugins.linuxbridge import agent_cli
-
-        return agent_cli.run(args)
-    if args.plugin == "linuxbridge":
-        from quantum_plugins.linuxbridge import backend_cli
-
-        return backend_cli.run(args)
-    from quantum_plugins.sim import cli as sim_cli
-
-    return sim_cli.run(args)
+    return extensions.run(args.command, args.name, args.options)
 
 
 if __name__ == "__main__":

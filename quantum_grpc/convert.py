@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.v1 import (
     attachment_pb2,
     backend_error_pb2,
     network_pb2,

@@ -12,8 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from quantum_grpc._proto.quantum.plugin.v1 import status_reporter_pb2, status_reporter_pb2_grpc
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.plugin.v1 import status_reporter_pb2, status_reporter_pb2_grpc
+from quantum_api.v1 import (
     attachment_service_pb2,
     attachment_service_pb2_grpc,
     network_service_pb2,

@@ -23,7 +23,10 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 THIRD_PARTY = ROOT / "third_party" / "googleapis"
-OUT = ROOT / "quantum_grpc" / "_proto"
+# The public contract package (README, "Python packages"): the stubs of every proto package
+# under protos/quantum/ land in quantum_api/<package>/ (quantum.v1 -> quantum_api.v1).
+CONTRACT = ROOT / "clients" / "python" / "quantum_api"
+GENERATED = ("v1", "plugin", "linuxbridge")
 # The googleapis files our protos import, plus those the Node client needs to decode
 # google.rpc.Status details. They are copied from the installed googleapis-common-protos
 # wheel so protoc, buf and proto-loader all read the same files with no download.
@@ -47,7 +50,26 @@ def copy_googleapis(dest: Path) -> None:
 
 
 def generate(dest: Path, googleapis: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
+    """Write the stubs of protos/quantum/<package> to dest/<package>."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _protoc(Path(tmp), googleapis)
+        dest.mkdir(parents=True, exist_ok=True)
+        for package in GENERATED:
+            shutil.rmtree(dest / package, ignore_errors=True)
+            shutil.copytree(Path(tmp, "quantum", package), dest / package)
+    for package in GENERATED:
+        folder = dest / package
+        for path in folder.rglob("*.py*"):
+            text = path.read_text()
+            # protoc writes imports rooted at the proto root (quantum.v1); ours is quantum_api.
+            fixed = IMPORT_RE.sub(r"\1 quantum_api\2", text)
+            if fixed != text:
+                path.write_text(fixed)
+        for sub in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+            (sub / "__init__.py").touch()
+
+
+def _protoc(dest: Path, googleapis: Path) -> None:
     sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     args = [
@@ -62,14 +84,6 @@ def generate(dest: Path, googleapis: Path) -> None:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    for path in dest.rglob("*.py*"):
-        text = path.read_text()
-        # protoc writes absolute imports rooted at the proto root; ours live in a package.
-        fixed = IMPORT_RE.sub(r"\1 quantum_grpc._proto.quantum\2", text)
-        if fixed != text:
-            path.write_text(fixed)
-    for folder in [dest, *(p for p in dest.rglob("*") if p.is_dir())]:
-        (folder / "__init__.py").touch()
 
 
 def differences(a: Path, b: Path) -> list[str]:
@@ -89,17 +103,16 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if committed files differ")
     args = parser.parse_args()
     if not args.check:
-        shutil.rmtree(OUT, ignore_errors=True)
         copy_googleapis(THIRD_PARTY)
-        generate(OUT, THIRD_PARTY)
-        (OUT / "py.typed").touch()
+        generate(CONTRACT, THIRD_PARTY)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         googleapis, out = Path(tmp, "googleapis"), Path(tmp, "out")
         copy_googleapis(googleapis)
         generate(out, googleapis)
-        (out / "py.typed").touch()
-        diff = differences(googleapis, THIRD_PARTY) + differences(out, OUT)
+        diff = differences(googleapis, THIRD_PARTY)
+        for package in GENERATED:
+            diff += differences(out / package, CONTRACT / package)
     if diff:
         print("generated files are out of date; run: python scripts/gen_protos.py", file=sys.stderr)
         for name in diff:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf import descriptor_pool
+from quantum_plugins.sim.backend import SimBackend
 
+from quantum_api.errors import QuantumError, error_from_rpc, to_grpc_status
 from quantum_grpc.api.attachments import AttachmentServicer
 from quantum_grpc.api.networks import NetworkServicer
 from quantum_grpc.api.ports import PortServicer
 from quantum_grpc.api.reporter import StatusReporterServicer
 from quantum_grpc.api.watch import WatchServicer
-from quantum_grpc.errors import QuantumError, error_from_rpc, to_grpc_status
 from quantum_grpc.server import SERVICE_NAMES
-from quantum_plugins.sim.backend import SimBackend
 
 SERVICERS = {
     "quantum.v1.NetworkService": NetworkServicer,
@@ -97,7 +97,7 @@ async def test_a_bug_answers_internal_without_leaking_details(stack_factory, mon
 
 
 def test_the_catalogue_is_the_error_reason_enum_of_the_protos() -> None:
-    from quantum_grpc._proto.quantum.v1 import error_reason_pb2
+    from quantum_api.v1 import error_reason_pb2
 
     declared = {
         name.removeprefix("ERROR_REASON_")

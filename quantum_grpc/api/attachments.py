@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.v1 import attachment_service_pb2 as pb, attachment_service_pb2_grpc
+from quantum_api.v1 import attachment_service_pb2 as pb, attachment_service_pb2_grpc
 from quantum_grpc.api.context import Context, caller_of
 from quantum_grpc.convert import attachment_to_proto, port_to_proto
 from quantum_grpc.service import attachments

@@ -6,7 +6,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from quantum_grpc.errors import TenantRequired
+from quantum_api.errors import TenantRequired
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.validation import tenant_field
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 
+from quantum_api.errors import InternalError, InvalidArgument, QuantumError, to_grpc_status
 from quantum_grpc.api.context import Context
-from quantum_grpc.errors import InternalError, InvalidArgument, QuantumError, to_grpc_status
 
 if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]

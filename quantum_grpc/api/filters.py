@@ -8,8 +8,8 @@ from typing import TypeVar
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
-from quantum_grpc._proto.quantum.v1 import port_pb2
-from quantum_grpc.errors import InvalidArgument
+from quantum_api.errors import InvalidArgument
+from quantum_api.v1 import port_pb2
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.ports import Qos
 

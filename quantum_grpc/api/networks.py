@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.v1 import (
     network_pb2,
     network_service_pb2 as pb,
     network_service_pb2_grpc,

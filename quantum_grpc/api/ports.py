@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.v1 import port_pb2, port_service_pb2 as pb, port_service_pb2_grpc
+from quantum_api.v1 import port_pb2, port_service_pb2 as pb, port_service_pb2_grpc
 from quantum_grpc.api.context import Context, caller_of
 from quantum_grpc.api.filters import qos_of, status_filter
 from quantum_grpc.convert import port_to_proto

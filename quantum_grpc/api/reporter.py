@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
-from quantum_grpc._proto.quantum.plugin.v1 import (
+from quantum_api.errors import BackendInputRejected, BackendNotOwner
+from quantum_api.plugin.v1 import (
     status_reporter_pb2 as pb,
     status_reporter_pb2_grpc,
 )
 from quantum_grpc.api.context import Context
-from quantum_grpc.errors import BackendInputRejected, BackendNotOwner
 from quantum_grpc.service.backend_input import checked_report
 from quantum_grpc.service.reports import apply_report, limited, log_truncations
 from quantum_grpc.store.store import Store

@@ -11,15 +11,7 @@ from typing import Any
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import (
-    attachment_pb2,
-    network_pb2,
-    port_pb2,
-    watch_service_pb2 as pb,
-)
-from quantum_grpc.api.context import Context, caller_of
-from quantum_grpc.api.filters import status_names
-from quantum_grpc.errors import (
+from quantum_api.errors import (
     InvalidArgument,
     ResourceDeleted,
     ResourceFailed,
@@ -27,6 +19,14 @@ from quantum_grpc.errors import (
     ServerShuttingDown,
     WaitTimeout,
 )
+from quantum_api.v1 import (
+    attachment_pb2,
+    network_pb2,
+    port_pb2,
+    watch_service_pb2 as pb,
+)
+from quantum_grpc.api.context import Context, caller_of
+from quantum_grpc.api.filters import status_names
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.store.store import Store

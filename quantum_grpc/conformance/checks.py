@@ -9,14 +9,14 @@ from typing import Any
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.errors import QuantumError
+from quantum_api.v1 import (
     attachment_pb2,
     network_pb2,
     port_pb2,
     watch_service_pb2 as watch_pb,
 )
 from quantum_grpc.conformance.client import Api, Follower, rpc_error
-from quantum_grpc.errors import QuantumError
 from quantum_grpc.service.status_rules import GONE, NEW, transition_allowed
 
 _STATUS_ENUMS: dict[str, Any] = {

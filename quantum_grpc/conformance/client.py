@@ -8,7 +8,8 @@ from typing import Any
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.errors import QuantumError, error_from_rpc
+from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
     attachment_service_pb2_grpc,
     network_service_pb2 as net_pb,
@@ -18,7 +19,6 @@ from quantum_grpc._proto.quantum.v1 import (
     watch_service_pb2 as watch_pb,
     watch_service_pb2_grpc,
 )
-from quantum_grpc.errors import QuantumError, error_from_rpc
 
 MARKERS = (watch_pb.EVENT_TYPE_SYNCED, watch_pb.EVENT_TYPE_PROGRESS)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, backend_pb2_grpc
+from quantum_api.plugin.v1 import backend_pb2, backend_pb2_grpc
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.conformance.client import Api
 from quantum_grpc.conformance.scenarios import SCENARIOS, Context, Entry, Interfaces, NoInterfaces

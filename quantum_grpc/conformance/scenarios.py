@@ -15,7 +15,7 @@ from typing import Protocol
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import attachment_pb2, network_pb2, port_pb2
+from quantum_api.v1 import attachment_pb2, network_pb2, port_pb2
 from quantum_grpc.conformance.checks import expect_error, wait_gone, wait_status, watched
 from quantum_grpc.conformance.client import Api
 from quantum_grpc.service.status_rules import Readiness

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, backend_pb2_grpc
+from quantum_api.errors import QuantumError, StorageUnavailable
+from quantum_api.plugin.v1 import backend_pb2, backend_pb2_grpc
 from quantum_grpc.config import BackendTarget
 from quantum_grpc.dispatch.resync import resync
-from quantum_grpc.errors import QuantumError, StorageUnavailable
 from quantum_grpc.service.reports import mark_backend_unavailable
 from quantum_grpc.store.store import Store
 

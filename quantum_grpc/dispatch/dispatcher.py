@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import grpc
 from sqlalchemy import select, update
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
-from quantum_grpc._proto.quantum.v1 import backend_error_pb2
+from quantum_api.errors import StorageUnavailable
+from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
+from quantum_api.v1 import backend_error_pb2
 from quantum_grpc.dispatch.backends import BackendLinks
-from quantum_grpc.errors import StorageUnavailable
 from quantum_grpc.service.backend_input import MAX_ERROR_MESSAGE, bounded, bounded_text, problem
 from quantum_grpc.service.reports import apply_status, limited, log_truncations
 from quantum_grpc.store.models import OutboxRow

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from google.protobuf.descriptor import EnumDescriptor
 
-from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
-from quantum_grpc._proto.quantum.v1 import port_pb2
-from quantum_grpc.errors import BackendInputRejected
+from quantum_api.errors import BackendInputRejected
+from quantum_api.plugin.v1 import resource_status_pb2 as rs
+from quantum_api.v1 import port_pb2
 
 # The database columns: ports.link_status_reason and *.error_code are String(255).
 MAX_LINK_STATUS_REASON = 255

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quantum_grpc.errors import TenantMismatch
+from quantum_api.errors import TenantMismatch
 from quantum_grpc.service.validation import tenant_field
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
+from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc.store.models import NetworkRow, PortRow
 
 

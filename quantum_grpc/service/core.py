@@ -9,14 +9,14 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantum_grpc.config import Settings
-from quantum_grpc.errors import (
+from quantum_api.errors import (
     NetworkNotFound,
     PortNotFound,
     ResourceDeleting,
     ResourceNotReady,
     RevisionMismatch,
 )
+from quantum_grpc.config import Settings
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.paging import PageTokens
 from quantum_grpc.service.status_rules import (

@@ -14,7 +14,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quantum_grpc.errors import RequestIdReused
+from quantum_api.errors import RequestIdReused
 from quantum_grpc.store.models import NetworkRow, PortRow
 
 Row = TypeVar("Row", NetworkRow, PortRow)

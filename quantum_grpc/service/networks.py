@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
-from quantum_grpc.errors import NetworkInUse
+from quantum_api.errors import NetworkInUse
+from quantum_api.plugin.v1 import backend_pb2
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.changes import network_change

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from quantum_grpc.errors import InvalidPageToken
+from quantum_api.errors import InvalidPageToken
 from quantum_grpc.service import validation as v
 
 _AFTER_BYTES = 8

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2
-from quantum_grpc.errors import PortInUse
+from quantum_api.errors import PortInUse
+from quantum_api.plugin.v1 import backend_pb2
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.changes import port_change

@@ -15,8 +15,8 @@ from enum import Enum
 
 from sqlalchemy import select
 
-from quantum_grpc._proto.quantum.plugin.v1 import resource_status_pb2 as rs
-from quantum_grpc._proto.quantum.v1 import port_pb2
+from quantum_api.plugin.v1 import resource_status_pb2 as rs
+from quantum_api.v1 import port_pb2
 from quantum_grpc.logs import RateLimitedLog
 from quantum_grpc.service.backend_input import Truncation, bounded, chunks, problem
 from quantum_grpc.service.core import attachment_of, port_status

@@ -15,7 +15,7 @@ import uuid
 
 from google.protobuf.descriptor import EnumDescriptor
 
-from quantum_grpc.errors import InvalidArgument
+from quantum_api.errors import InvalidArgument
 
 MAX_NAME = 255  # names, interface ids and tenant ids: the String(255) columns
 DEFAULT_PAGE_SIZE = 100

@@ -24,9 +24,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
+from quantum_api.errors import InvalidArgument, StorageUnavailable
+from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
-from quantum_grpc.errors import InvalidArgument, StorageUnavailable
 from quantum_grpc.store.models import (
     AttachmentRow,
     EventRow,

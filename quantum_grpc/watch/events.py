@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.v1 import (
     attachment_pb2,
     network_pb2,
     port_pb2,

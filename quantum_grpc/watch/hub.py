@@ -19,8 +19,8 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 
+from quantum_api.errors import RevisionCompacted, TooManyWatches, WatchLagging
 from quantum_grpc.config import Settings
-from quantum_grpc.errors import RevisionCompacted, TooManyWatches, WatchLagging
 from quantum_grpc.store.models import EventRow
 from quantum_grpc.store.store import Store, now
 from quantum_grpc.watch.events import LogEvent, WatchFilter, from_row

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from quantum_grpc._proto.quantum.v1 import watch_service_pb2 as pb
+from quantum_api.v1 import watch_service_pb2 as pb
 from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow, RevisionCounter
 from quantum_grpc.store.store import Store

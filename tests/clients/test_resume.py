@@ -16,11 +16,11 @@ from typing import Any
 import grpc
 import pytest
 
+from quantum_api.errors import to_grpc_status
+from quantum_api.v1 import watch_service_pb2 as watch_pb, watch_service_pb2_grpc
 from quantum_client import AsyncClient, Client, QuantumError, RetryPolicy, WaitTimeout, resumable
 from quantum_client.resources import is_marker
 from quantum_client.types import WatchEvent
-from quantum_grpc._proto.quantum.v1 import watch_service_pb2 as watch_pb, watch_service_pb2_grpc
-from quantum_grpc.errors import to_grpc_status
 from tests.clients.test_cli import QUANTUM, TENANT, _env, quantum
 from tests.helpers import eventually, need
 from tests.helpers.database import log_events

@@ -18,23 +18,26 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from quantum_plugins.common.health import add_health_servicer
+from quantum_plugins.sim.backend import SimBackend
+from quantum_plugins.sim.profiles import make_profile
 from sqlalchemy import select
 
-from quantum_grpc._proto.quantum.plugin.v1 import (
+from quantum_api.errors import InvalidArgument
+from quantum_api.plugin.v1 import (
     backend_pb2,
     backend_pb2_grpc,
     resource_status_pb2 as rs,
     status_reporter_pb2 as sr,
     status_reporter_pb2_grpc,
 )
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.v1 import (
     network_pb2,
     port_pb2,
     port_service_pb2,
     watch_service_pb2 as watch_pb,
 )
 from quantum_grpc.config import BackendTarget
-from quantum_grpc.errors import InvalidArgument
 from quantum_grpc.server import App
 from quantum_grpc.service.backend_input import (
     MAX_ERROR_MESSAGE,
@@ -43,9 +46,6 @@ from quantum_grpc.service.backend_input import (
     TRUNCATED,
 )
 from quantum_grpc.store.models import NetworkRow
-from quantum_plugins.common.health import add_health_servicer
-from quantum_plugins.sim.backend import SimBackend
-from quantum_plugins.sim.profiles import make_profile
 from tests.conftest import CoreFactory
 from tests.helpers import Api, eventually, rpc_error
 from tests.helpers.database import dump, log_events

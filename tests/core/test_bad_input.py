@@ -30,10 +30,13 @@ import pytest_asyncio
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
+from quantum_plugins.sim.backend import SimBackend
+from quantum_plugins.sim.profiles import make_profile
+from quantum_plugins.sim.server import build_sim_server
 from sqlalchemy import make_url
 
-from quantum_grpc._proto.quantum.plugin.v1 import status_reporter_pb2 as reporter_pb
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.plugin.v1 import status_reporter_pb2 as reporter_pb
+from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
     network_pb2,
     network_service_pb2 as net_pb,
@@ -43,9 +46,6 @@ from quantum_grpc._proto.quantum.v1 import (
 )
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.server import App, build_server
-from quantum_plugins.sim.backend import SimBackend
-from quantum_plugins.sim.profiles import make_profile
-from quantum_plugins.sim.server import build_sim_server
 from tests.helpers import Api, eventually, rpc_error
 from tests.helpers.database import dump, query
 from tests.helpers.postgres import pg_schema

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 import pytest
 
-from quantum_grpc._proto.quantum.v1 import network_service_pb2 as net_pb, watch_service_pb2
+from quantum_api.v1 import network_service_pb2 as net_pb, watch_service_pb2
 from tests.helpers import eventually
 from tests.helpers.database import query
 from tests.helpers.postgres import admin_connection, pg_schema, sessions_of

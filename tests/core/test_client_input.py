@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import network_service_pb2 as net_pb, port_pb2
+from quantum_api.v1 import network_service_pb2 as net_pb, port_pb2
 from tests.helpers import Api, rpc_error
 
 NET_REQUEST = "3f0c2a1b-9d8e-4f7a-8b6c-5d4e3f2a1b0c"

@@ -13,13 +13,13 @@ from typing import Any
 import grpc
 import pytest
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.errors import error_from_rpc
+from quantum_api.v1 import (
     network_pb2,
     network_service_pb2 as net_pb,
     port_pb2,
     port_service_pb2 as port_pb,
 )
-from quantum_grpc.errors import error_from_rpc
 from quantum_grpc.service.status_rules import Readiness
 from tests.core.test_bad_input import World, db_rows, make_world, quiet, state
 from tests.helpers import Api, eventually, rpc_error

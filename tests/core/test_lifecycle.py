@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.v1 import (
     attachment_pb2,
     network_pb2,
     network_service_pb2 as net_pb,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from quantum_grpc._proto.quantum.v1 import network_pb2, network_service_pb2 as net_pb, port_pb2
+from quantum_api.v1 import network_pb2, network_service_pb2 as net_pb, port_pb2
 from tests.helpers import eventually
 from tests.helpers.postgres import pg_schema
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import network_pb2, port_pb2
+from quantum_api.v1 import network_pb2, port_pb2
 from quantum_grpc.service.status_rules import REASON_BACKEND_UNAVAILABLE
 from tests.helpers import Api, eventually
 from tests.helpers.database import query

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import grpc
 
-from quantum_grpc._proto.quantum.plugin.v1 import (
+from quantum_api.plugin.v1 import (
     resource_status_pb2 as rs,
     status_reporter_pb2 as sr,
     status_reporter_pb2_grpc,
 )
-from quantum_grpc._proto.quantum.v1 import network_service_pb2 as net_pb, port_pb2
+from quantum_api.v1 import network_service_pb2 as net_pb, port_pb2
 from tests.conftest import Sim
 from tests.helpers import Api, eventually, rpc_error
 
@@ -110,7 +110,7 @@ async def test_reports_from_an_unknown_backend_are_refused(
 
 
 async def test_error_is_left_only_by_a_new_change(stack_factory, channel_factory) -> None:
-    from quantum_grpc._proto.quantum.v1 import network_pb2
+    from quantum_api.v1 import network_pb2
 
     stack = await stack_factory("faulty", failure_rate=1.0, step_delay=0.01)
     api = stack.api
@@ -150,7 +150,7 @@ async def test_error_is_left_only_by_a_new_change(stack_factory, channel_factory
 
 
 async def test_a_change_to_the_port_retries_a_failed_plug(stack_factory, channel_factory) -> None:
-    from quantum_grpc._proto.quantum.v1 import attachment_pb2
+    from quantum_api.v1 import attachment_pb2
 
     stack = await stack_factory("faulty", failure_rate=1.0, step_delay=0.01)
     api = stack.api

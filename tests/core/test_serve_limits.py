@@ -10,7 +10,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from quantum_grpc._proto.quantum.v1 import network_service_pb2 as net_pb, watch_service_pb2 as pb
+from quantum_api.v1 import network_service_pb2 as net_pb, watch_service_pb2 as pb
 from quantum_grpc.config import DEFAULT_MAX_CONCURRENT_STREAMS
 from quantum_grpc.startup import split_host_port
 from tests.helpers import Api, eventually, rpc_error

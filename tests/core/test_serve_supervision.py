@@ -6,7 +6,7 @@ import os
 import signal
 from typing import Any
 
-from quantum_grpc._proto.quantum.v1 import network_pb2, port_pb2
+from quantum_api.v1 import network_pb2, port_pb2
 from quantum_grpc.service.status_rules import REASON_BACKEND_UNAVAILABLE
 from tests.helpers import Api, eventually
 from tests.helpers.processes import alive, children_of, wait_gone

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.v1 import network_pb2, port_pb2
+from quantum_api.v1 import network_pb2, port_pb2
 
 
 async def test_sync_profile_answers_in_the_response(stack_factory) -> None:

@@ -14,8 +14,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from quantum_api.v1 import network_pb2, network_service_pb2 as net_pb, port_pb2
 from quantum_grpc import children
-from quantum_grpc._proto.quantum.v1 import network_pb2, network_service_pb2 as net_pb, port_pb2
 from quantum_grpc.config import BackendTarget
 from quantum_grpc.service.status_rules import REASON_BACKEND_UNAVAILABLE
 from tests.helpers import Api, eventually, need, rpc_error

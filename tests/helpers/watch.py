@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.v1 import watch_service_pb2 as pb, watch_service_pb2_grpc
+from quantum_api.v1 import watch_service_pb2 as pb, watch_service_pb2_grpc
 from quantum_grpc.conformance.client import MARKERS, Follower
 from tests.helpers import Api
 from tests.helpers.database import log_events

@@ -16,18 +16,6 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import descriptor_pool
-
-from quantum_grpc._proto.quantum.linuxbridge.v1 import (
-    agent_service_pb2 as apb,
-    agent_service_pb2_grpc,
-    binding_pb2,
-)
-from quantum_grpc._proto.quantum.plugin.v1 import (
-    backend_pb2,
-    backend_pb2_grpc,
-    resource_status_pb2 as rs,
-)
-from quantum_grpc._proto.quantum.v1 import port_pb2
 from quantum_plugins.linuxbridge import LinuxBridgeBackend, build_linuxbridge_server
 from quantum_plugins.linuxbridge.names import (
     REASON_ADMIN_DOWN,
@@ -38,6 +26,18 @@ from quantum_plugins.linuxbridge.names import (
     bridge_name,
     tap_name,
 )
+
+from quantum_api.linuxbridge.v1 import (
+    agent_service_pb2 as apb,
+    agent_service_pb2_grpc,
+    binding_pb2,
+)
+from quantum_api.plugin.v1 import (
+    backend_pb2,
+    backend_pb2_grpc,
+    resource_status_pb2 as rs,
+)
+from quantum_api.v1 import port_pb2
 from tests.plugins import ReportCollector
 
 NETWORK, PORT = rs.RESOURCE_KIND_NETWORK, rs.RESOURCE_KIND_PORT

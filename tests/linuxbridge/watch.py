@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.v1 import (
     attachment_pb2,
     port_pb2,
     watch_service_pb2 as wpb,

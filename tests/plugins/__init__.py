@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from quantum_grpc._proto.quantum.plugin.v1 import status_reporter_pb2, status_reporter_pb2_grpc
+from quantum_api.plugin.v1 import status_reporter_pb2, status_reporter_pb2_grpc
 
 
 class ReportCollector:

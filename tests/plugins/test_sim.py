@@ -16,14 +16,14 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from quantum_plugins.sim import SimBackend, build_sim_server, make_profile
 
-from quantum_grpc._proto.quantum.plugin.v1 import (
+from quantum_api.plugin.v1 import (
     backend_pb2,
     backend_pb2_grpc,
     resource_status_pb2 as rs,
 )
-from quantum_grpc._proto.quantum.v1 import port_pb2
-from quantum_plugins.sim import SimBackend, build_sim_server, make_profile
+from quantum_api.v1 import port_pb2
 
 from . import ReportCollector
 

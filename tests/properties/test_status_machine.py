@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import select
 
-from quantum_grpc._proto.quantum.plugin.v1 import backend_pb2, resource_status_pb2 as rs
-from quantum_grpc._proto.quantum.v1 import attachment_pb2, network_pb2, port_pb2
+from quantum_api.errors import QuantumError
+from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
+from quantum_api.v1 import attachment_pb2, network_pb2, port_pb2
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
-from quantum_grpc.errors import QuantumError
 from quantum_grpc.service import attachments, networks, ports
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.core import Core, port_status

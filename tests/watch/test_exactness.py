@@ -9,7 +9,7 @@ import time
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import port_service_pb2 as port_pb, watch_service_pb2 as pb
+from quantum_api.v1 import port_service_pb2 as port_pb, watch_service_pb2 as pb
 from tests.helpers import Api
 from tests.helpers.database import query
 from tests.helpers.watch import MARKERS, Follower, key

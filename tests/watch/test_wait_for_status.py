@@ -7,7 +7,7 @@ import time
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import network_pb2, port_pb2, watch_service_pb2 as pb
+from quantum_api.v1 import network_pb2, port_pb2, watch_service_pb2 as pb
 from tests.helpers import rpc_error
 from tests.helpers.watch import watch_stub
 
@@ -95,7 +95,7 @@ async def test_deleted_or_unknown_resources_are_not_found(stack_factory) -> None
         watch_stub(api).WaitForStatus(_wait_port(port.id), metadata=api.md, timeout=10)
     )
     await asyncio.sleep(0.1)
-    from quantum_grpc._proto.quantum.v1 import port_service_pb2 as port_pb
+    from quantum_api.v1 import port_service_pb2 as port_pb
 
     await api.ports.DeletePort(port_pb.DeletePortRequest(port_id=port.id), metadata=api.md)
     error = await rpc_error(waiting)

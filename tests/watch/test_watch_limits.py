@@ -7,13 +7,13 @@ from typing import Any
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.errors import error_from_rpc
+from quantum_api.v1 import (
     network_pb2,
     network_service_pb2 as net_pb,
     watch_service_pb2 as pb,
     watch_service_pb2_grpc,
 )
-from quantum_grpc.errors import error_from_rpc
 from tests.helpers import Api, eventually, rpc_error
 
 MAX_LAG = 20

@@ -6,7 +6,7 @@ import asyncio
 
 import grpc
 
-from quantum_grpc._proto.quantum.v1 import port_pb2, watch_service_pb2 as pb
+from quantum_api.v1 import port_pb2, watch_service_pb2 as pb
 from tests.helpers import rpc_error
 from tests.helpers.watch import Follower, key, log_events
 

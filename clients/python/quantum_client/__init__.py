@@ -2,7 +2,7 @@
 
 ``Client`` (blocking) and ``AsyncClient`` (asyncio) cover every RPC; resources come back
 as the API's protobuf messages (re-exported here), errors are raised as the shared
-catalogue's exceptions (:mod:`quantum_grpc.errors`), each with its gRPC ``code`` and
+catalogue's exceptions (:mod:`quantum_api.errors`), each with its gRPC ``code`` and
 ErrorInfo ``reason``. ``wait_for`` awaits a status over a watch that resumes after a
 dropped stream (:func:`resumable` says which endings are a dropped stream)::
 
@@ -16,6 +16,13 @@ dropped stream (:func:`resumable` says which endings are a dropped stream)::
 
 from __future__ import annotations
 
+from quantum_api.errors import (
+    QuantumError,
+    ResourceDeleted,
+    ResourceFailed,
+    RevisionCompacted,
+    WaitTimeout,
+)
 from quantum_client._aio import AsyncClient
 from quantum_client._settings import DEFAULT_URL, NO_RETRY, RetryPolicy, Settings
 from quantum_client._sync import Client
@@ -39,13 +46,6 @@ from quantum_client.types import (
     ResourceKind,
     UnplugAttachmentResponse,
     WatchEvent,
-)
-from quantum_grpc.errors import (
-    QuantumError,
-    ResourceDeleted,
-    ResourceFailed,
-    RevisionCompacted,
-    WaitTimeout,
 )
 
 __all__ = [

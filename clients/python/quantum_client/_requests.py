@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from quantum_client.resources import KindLike, StatusLike, parse_kind, parse_statuses
-from quantum_client.types import QosPolicy, ResourceKind
-from quantum_grpc._proto.quantum.v1 import (
+from quantum_api.errors import InvalidArgument
+from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
     network_service_pb2 as net_pb,
     port_service_pb2 as port_pb,
     watch_service_pb2 as watch_pb,
 )
-from quantum_grpc.errors import InvalidArgument
+from quantum_client.resources import KindLike, StatusLike, parse_kind, parse_statuses
+from quantum_client.types import QosPolicy, ResourceKind
 
 _STATUS_FIELDS: dict[int, str] = {
     ResourceKind.RESOURCE_KIND_NETWORK: "network_statuses",

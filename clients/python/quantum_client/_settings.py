@@ -7,7 +7,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from quantum_grpc.errors import TenantRequired
+from quantum_api.errors import TenantRequired
 
 DEFAULT_URL = "127.0.0.1:9696"
 TENANT_HEADER = "x-tenant-id"

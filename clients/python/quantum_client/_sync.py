@@ -9,6 +9,17 @@ from typing import Any, Literal, overload
 
 import grpc
 
+from quantum_api.errors import QuantumError, WaitTimeout, error_from_rpc
+from quantum_api.v1 import (
+    attachment_service_pb2 as att_pb,
+    attachment_service_pb2_grpc,
+    network_service_pb2 as net_pb,
+    network_service_pb2_grpc,
+    port_service_pb2 as port_pb,
+    port_service_pb2_grpc,
+    watch_service_pb2 as watch_pb,
+    watch_service_pb2_grpc,
+)
 from quantum_client import _requests as rq
 from quantum_client._settings import CHANNEL_OPTIONS, RetryPolicy, Settings
 from quantum_client._watching import Cursor, OnRetry, OnUpdate, StreamEnd, Waiter, wait_spec
@@ -26,17 +37,6 @@ from quantum_client.types import (
     WatchEvent,
     WatchStatusRequest,
 )
-from quantum_grpc._proto.quantum.v1 import (
-    attachment_service_pb2 as att_pb,
-    attachment_service_pb2_grpc,
-    network_service_pb2 as net_pb,
-    network_service_pb2_grpc,
-    port_service_pb2 as port_pb,
-    port_service_pb2_grpc,
-    watch_service_pb2 as watch_pb,
-    watch_service_pb2_grpc,
-)
-from quantum_grpc.errors import QuantumError, WaitTimeout, error_from_rpc
 
 __all__ = ["Client"]
 
@@ -46,7 +46,7 @@ DEFAULT_TIMEOUT = 30.0
 class Client:
     """A blocking client of the Quantum API.
 
-    Every method raises the catalogue's exceptions (:mod:`quantum_grpc.errors`), which
+    Every method raises the catalogue's exceptions (:mod:`quantum_api.errors`), which
     carry the gRPC ``code`` and the ErrorInfo ``reason``. Reads, creates (made safe by a
     request id generated per call) and plugs are retried on UNAVAILABLE with backoff.
 
@@ -372,7 +372,7 @@ class Client:
             start_revision: Resume after this revision.
             relist: When the revision was compacted (OUT_OF_RANGE), start over with a full
                 list (ADDED events then SYNCED: rebuild your state on SYNCED) instead of
-                raising :class:`~quantum_grpc.errors.RevisionCompacted`.
+                raising :class:`~quantum_api.errors.RevisionCompacted`.
             on_retry: Called with the error and the pause before each resume.
 
         Returns:

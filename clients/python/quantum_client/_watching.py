@@ -17,6 +17,14 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from quantum_api.errors import (
+    ERROR_DOMAIN,
+    QuantumError,
+    ResourceDeleted,
+    ResourceFailed,
+    WaitTimeout,
+    error_from_rpc,
+)
 from quantum_client._settings import RetryPolicy
 from quantum_client.resources import (
     KindLike,
@@ -32,14 +40,6 @@ from quantum_client.resources import (
     status_of,
 )
 from quantum_client.types import AnyResource, Attachment, EventType, WatchEvent, WatchStatusRequest
-from quantum_grpc.errors import (
-    ERROR_DOMAIN,
-    QuantumError,
-    ResourceDeleted,
-    ResourceFailed,
-    WaitTimeout,
-    error_from_rpc,
-)
 
 #: What a cut transport surfaces as when no ErrorInfo of the server's domain says the server
 #: chose the status: a proxy's RST_STREAM (Envoy's route timeout, an upstream reset) is
@@ -125,7 +125,7 @@ class Cursor:
         limit: Consecutive failed resumes allowed; None for no limit (a deadline, if any,
             bounds it).
         relist: On OUT_OF_RANGE (the revision was compacted) start over from a fresh list
-            instead of raising :class:`~quantum_grpc.errors.RevisionCompacted`.
+            instead of raising :class:`~quantum_api.errors.RevisionCompacted`.
     """
 
     policy: RetryPolicy

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from quantum_api.errors import QuantumError, ResourceFailed, RevisionCompacted, TenantRequired
 from quantum_client import _render
 from quantum_client._settings import RetryPolicy, Settings
 from quantum_client._sync import Client
@@ -27,7 +28,6 @@ from quantum_client.resources import (
     status_label,
 )
 from quantum_client.types import AnyResource, Port, QosPolicy
-from quantum_grpc.errors import QuantumError, ResourceFailed, RevisionCompacted, TenantRequired
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
+from quantum_api.errors import InvalidArgument
 from quantum_client.types import (
     AnyResource,
     Attachment,
@@ -24,7 +25,6 @@ from quantum_client.types import (
     ResourceKind,
     WatchEvent,
 )
-from quantum_grpc.errors import InvalidArgument
 
 __all__ = [
     "KIND_NAMES",

@@ -7,17 +7,17 @@ carry their observed ``status`` next to the desired fields, and every one has a
 
 from __future__ import annotations
 
-from quantum_grpc._proto.quantum.v1.attachment_pb2 import Attachment, AttachmentStatus
-from quantum_grpc._proto.quantum.v1.attachment_service_pb2 import (
+from quantum_api.v1.attachment_pb2 import Attachment, AttachmentStatus
+from quantum_api.v1.attachment_service_pb2 import (
     PlugAttachmentResponse,
     UnplugAttachmentResponse,
 )
-from quantum_grpc._proto.quantum.v1.backend_error_pb2 import BackendError
-from quantum_grpc._proto.quantum.v1.network_pb2 import Network, NetworkStatus
-from quantum_grpc._proto.quantum.v1.network_service_pb2 import DeleteNetworkResponse
-from quantum_grpc._proto.quantum.v1.port_pb2 import LinkStatus, Port, PortStatus, QosPolicy
-from quantum_grpc._proto.quantum.v1.port_service_pb2 import DeletePortResponse
-from quantum_grpc._proto.quantum.v1.watch_service_pb2 import (
+from quantum_api.v1.backend_error_pb2 import BackendError
+from quantum_api.v1.network_pb2 import Network, NetworkStatus
+from quantum_api.v1.network_service_pb2 import DeleteNetworkResponse
+from quantum_api.v1.port_pb2 import LinkStatus, Port, PortStatus, QosPolicy
+from quantum_api.v1.port_service_pb2 import DeletePortResponse
+from quantum_api.v1.watch_service_pb2 import (
     EventType,
     Resource,
     ResourceKind,

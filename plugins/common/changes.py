@@ -1,0 +1,78 @@
+"""The back-end protocol's vocabulary: kinds, actions, which pairs exist, and a check.
+
+Shared by every Python back-end (sim, linuxbridge), so each refuses a malformed
+ApplyChangeRequest the same way and names changes alike in DescribeBackend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2
+
+__all__ = [
+    "CREATE",
+    "DELETE",
+    "ENSURE",
+    "NETWORK",
+    "PLUG",
+    "PORT",
+    "UNPLUG",
+    "UPDATE",
+    "VALID_CHANGES",
+    "Change",
+    "change_label",
+    "validate_change",
+]
+
+# Proto enum values are plain ints at run time.
+NETWORK: int = resource_status_pb2.RESOURCE_KIND_NETWORK
+PORT: int = resource_status_pb2.RESOURCE_KIND_PORT
+CREATE: int = backend_pb2.CHANGE_ACTION_CREATE
+UPDATE: int = backend_pb2.CHANGE_ACTION_UPDATE
+DELETE: int = backend_pb2.CHANGE_ACTION_DELETE
+PLUG: int = backend_pb2.CHANGE_ACTION_PLUG
+UNPLUG: int = backend_pb2.CHANGE_ACTION_UNPLUG
+ENSURE: int = backend_pb2.CHANGE_ACTION_ENSURE
+
+Change = tuple[int, int]
+"""A (ResourceKind, ChangeAction) pair."""
+
+#: Every (kind, action) pair a back-end can be asked for; networks are never plugged.
+VALID_CHANGES: frozenset[Change] = frozenset(
+    [(NETWORK, a) for a in (CREATE, UPDATE, DELETE, ENSURE)]
+    + [(PORT, a) for a in (CREATE, UPDATE, DELETE, PLUG, UNPLUG, ENSURE)]
+)
+
+
+def change_label(kind: int, action: int) -> str:
+    """Name a change as DescribeBackend lists it, such as "PORT/PLUG"."""
+    kind_name = resource_status_pb2.ResourceKind.Name(kind).removeprefix("RESOURCE_KIND_")
+    action_name = backend_pb2.ChangeAction.Name(action).removeprefix("CHANGE_ACTION_")
+    return f"{kind_name}/{action_name}"
+
+
+def validate_change(request: Any) -> str | None:
+    """Why an ApplyChangeRequest is malformed, or None when it is acceptable."""
+    kind, action = request.kind, request.action
+    if not request.operation_id:
+        return "operation_id is required"
+    if kind not in (NETWORK, PORT):
+        return "kind must be NETWORK or PORT"
+    if (kind, action) not in VALID_CHANGES:
+        return f"action {action} is not valid for kind {kind}"
+    if request.generation < 1:
+        return "generation must be at least 1"
+    expected = "network" if kind == NETWORK else "port"
+    if request.WhichOneof("spec") != expected:
+        return f"a {expected} change needs spec.{expected}"
+    spec = request.network if kind == NETWORK else request.port
+    required = ["id", "tenant_id"] + (["network_id"] if kind == PORT else [])
+    for field in required:
+        if not getattr(spec, field):
+            return f"spec.{expected}.{field} is required"
+    if action == PLUG and not spec.interface_id:
+        return "a plug needs spec.port.interface_id"
+    if action == UNPLUG and spec.interface_id:
+        return "an unplug needs an empty spec.port.interface_id"
+    return None
