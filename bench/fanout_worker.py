@@ -20,12 +20,12 @@ import resource
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
 
 import grpc
 
 from bench.stack import CHANNEL_OPTIONS
-from quantum_api.v1 import watch_service_pb2 as pb, watch_service_pb2_grpc
+from quantum_api.v1 import watch_service_pb2 as pb
+from quantum_client import AsyncClient
 
 OPEN_CONCURRENCY = 200
 
@@ -63,9 +63,11 @@ class _Tally:
             self.conn.send(("change", revision, entry[1], entry[2]))
 
 
-async def _follow(stub: Any, spec: WorkerSpec, tally: _Tally, opened: asyncio.Semaphore) -> None:
+async def _follow(
+    client: AsyncClient, spec: WorkerSpec, tally: _Tally, opened: asyncio.Semaphore
+) -> None:
     request = pb.WatchStatusRequest(kinds=[pb.RESOURCE_KIND_PORT], resource_ids=[spec.port_id])
-    call = stub.WatchStatus(request, metadata=(("x-tenant-id", spec.tenant),))
+    call = client.stubs.watch.WatchStatus(request, metadata=client.metadata)
     synced = False
     try:
         async for response in call:
@@ -101,13 +103,13 @@ async def _main(spec: WorkerSpec, conn: Connection) -> None:
         grpc.aio.insecure_channel(spec.address, options=CHANNEL_OPTIONS)
         for _ in range(max(1, -(-spec.watchers // spec.per_channel)))
     ]
-    stubs = [watch_service_pb2_grpc.WatchServiceStub(c) for c in channels]
+    clients = [AsyncClient(spec.address, spec.tenant, admin=False, channel=c) for c in channels]
     # Open at most OPEN_CONCURRENCY streams at a time: each costs the server a snapshot read.
     opening = asyncio.Semaphore(OPEN_CONCURRENCY)
     tasks = []
     for i in range(spec.watchers):
         await opening.acquire()
-        tasks.append(asyncio.create_task(_follow(stubs[i % len(stubs)], spec, tally, opening)))
+        tasks.append(asyncio.create_task(_follow(clients[i % len(clients)], spec, tally, opening)))
     waiter = asyncio.create_task(tally.all_synced.wait())
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([waiter, stopper], timeout=600, return_when=asyncio.FIRST_COMPLETED)

@@ -30,7 +30,7 @@ Figures = dict[str, Any]
 async def _active_port(client: Client, name: str) -> tuple[str, int]:
     """A plugged, ACTIVE port on a new network; its id and the sim's generation for it."""
     network = await client.create_network(name)
-    await client.wait_for_network(network.id, timeout=30)
+    await client.wait_for_status("network", network.id, "AVAILABLE", timeout=30)
     port = await client.active_port(network.id, f"vif-{name}")
     generation = (await sim_generations(client.stack))[port.id]
     return port.id, generation
@@ -51,7 +51,7 @@ class _Stream:
         self.messages = 0
         self.events = 0
         self._on_event = on_event
-        self._call = client.watch.WatchStatus(request, metadata=client.metadata)
+        self._call = client.stubs.watch.WatchStatus(request, metadata=client.metadata)
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
@@ -331,7 +331,12 @@ async def ports_to_active(
             nets = await asyncio.gather(
                 *(clients[0].create_network(f"ports{i}") for i in range(networks))
             )
-            await asyncio.gather(*(clients[0].wait_for_network(n.id, 60) for n in nets))
+            await asyncio.gather(
+                *(
+                    clients[0].wait_for_status("network", n.id, "AVAILABLE", timeout=60)
+                    for n in nets
+                )
+            )
             seen = _Seen(ports)
             stream = None
             if mode == "watch":
@@ -381,7 +386,7 @@ async def ports_to_active(
                 await stream.close()
         finally:
             for client in clients:
-                await client.channel.close()
+                await client.close()
     lags = list(seen.lag.values())
     figures = {
         "mode": mode,
@@ -426,7 +431,9 @@ async def creates(workdir: Path, sequential: int, clients: int, per_client: int)
             nets = await asyncio.gather(
                 *(c.create_network(f"creates{i}") for i, c in enumerate(many))
             )
-            await asyncio.gather(*(many[0].wait_for_network(n.id, 60) for n in nets))
+            await asyncio.gather(
+                *(many[0].wait_for_status("network", n.id, "AVAILABLE", timeout=60) for n in nets)
+            )
             confirmed = 0
             one_latencies: list[float] = []
             with Meter(stack) as one:
@@ -448,7 +455,7 @@ async def creates(workdir: Path, sequential: int, clients: int, per_client: int)
                 )
         finally:
             for client in many:
-                await client.channel.close()
+                await client.close()
     total = clients * per_client
     return {
         "sequential": {

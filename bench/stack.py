@@ -2,8 +2,8 @@
 
 Both are started exactly as an operator would (``python -m quantum_grpc plugin sim`` and
 ``python -m quantum_grpc serve``), on loopback, with the core's SQLite file in a scratch
-directory. :class:`Client` is a thin async client for the few calls the benchmarks make,
-including the back-end side (``StatusReporterService/ReportStatus`` and the sim's
+directory. :class:`Client` is the SDK's AsyncClient on a connection of its own, plus the
+back-end side the benchmarks play (``StatusReporterService/ReportStatus`` and the sim's
 ``BackendService/ListStatus``).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -32,18 +31,8 @@ from quantum_api.plugin.v1 import (
     status_reporter_pb2,
     status_reporter_pb2_grpc,
 )
-from quantum_api.v1 import (
-    attachment_service_pb2 as att_pb,
-    attachment_service_pb2_grpc,
-    network_pb2,
-    network_service_pb2 as net_pb,
-    network_service_pb2_grpc,
-    port_pb2,
-    port_service_pb2 as port_pb,
-    port_service_pb2_grpc,
-    watch_service_pb2 as watch_pb,
-    watch_service_pb2_grpc,
-)
+from quantum_api.v1 import port_pb2
+from quantum_client import AsyncClient
 from quantum_grpc import children
 
 BACKEND = "sim"
@@ -98,16 +87,6 @@ def _spawn(
             stderr=subprocess.STDOUT,
             env=env,
         )
-
-
-def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _read_port(path: Path) -> int | None:
@@ -213,77 +192,33 @@ async def running_stack(
         async with Client(stack, "bench-warmup") as client:
             # The first network reaches AVAILABLE only once the core's link to the sim works.
             network = await client.create_network("warmup")
-            await client.wait_for_network(network.id, timeout=30)
+            await client.wait_for_status("network", network.id, "AVAILABLE", timeout=30)
         yield stack
     finally:
         if core is not None:
-            await asyncio.to_thread(_stop, core)
-        await asyncio.to_thread(_stop, sim)
+            await asyncio.to_thread(children.stop, core)
+        await asyncio.to_thread(children.stop, sim)
 
 
-class Client:
-    """One channel (one TCP connection) to the core, calling as ``tenant``."""
+class Client(AsyncClient):
+    """The SDK's AsyncClient on a channel of its own (one TCP connection), calling as
+    ``tenant``; it also plays the back-end's side of a link report (ReportStatus)."""
 
     def __init__(self, stack: Stack, tenant: str) -> None:
         self.stack = stack
-        self.tenant = tenant
-        self.metadata = (("x-tenant-id", tenant),)
         self.channel = grpc.aio.insecure_channel(stack.address, options=CHANNEL_OPTIONS)
-        self.networks = network_service_pb2_grpc.NetworkServiceStub(self.channel)
-        self.ports = port_service_pb2_grpc.PortServiceStub(self.channel)
-        self.attachments = attachment_service_pb2_grpc.AttachmentServiceStub(self.channel)
-        self.watch = watch_service_pb2_grpc.WatchServiceStub(self.channel)
+        super().__init__(stack.address, tenant, admin=False, channel=self.channel)
         self.reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(self.channel)
 
-    async def __aenter__(self) -> Client:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
+    async def close(self) -> None:
+        """Close the channel (the SDK leaves a channel it was given open)."""
         await self.channel.close()
-
-    async def create_network(self, name: str) -> Any:
-        """CreateNetwork; the new network."""
-        request = net_pb.CreateNetworkRequest(name=name)
-        return (await self.networks.CreateNetwork(request, metadata=self.metadata)).network
-
-    async def create_port(self, network_id: str) -> Any:
-        """CreatePort; the new port."""
-        request = port_pb.CreatePortRequest(network_id=network_id)
-        return (await self.ports.CreatePort(request, metadata=self.metadata)).port
-
-    async def plug(self, port_id: str, interface_id: str) -> Any:
-        """PlugAttachment; the response."""
-        request = att_pb.PlugAttachmentRequest(port_id=port_id, interface_id=interface_id)
-        return await self.attachments.PlugAttachment(request, metadata=self.metadata)
-
-    async def get_port(self, port_id: str) -> Any:
-        """GetPort; the port."""
-        request = port_pb.GetPortRequest(port_id=port_id)
-        return (await self.ports.GetPort(request, metadata=self.metadata)).port
-
-    async def wait_for_network(self, network_id: str, timeout: float) -> Any:
-        """WaitForStatus until the network is AVAILABLE."""
-        request = watch_pb.WaitForStatusRequest(
-            kind=watch_pb.RESOURCE_KIND_NETWORK,
-            resource_id=network_id,
-            network_statuses=[network_pb2.NETWORK_STATUS_AVAILABLE],
-        )
-        return await self.watch.WaitForStatus(request, metadata=self.metadata, timeout=timeout)
-
-    async def wait_for_port(self, port_id: str, timeout: float) -> Any:
-        """WaitForStatus until the port is ACTIVE."""
-        request = watch_pb.WaitForStatusRequest(
-            kind=watch_pb.RESOURCE_KIND_PORT,
-            resource_id=port_id,
-            port_statuses=[port_pb2.PORT_STATUS_ACTIVE],
-        )
-        return await self.watch.WaitForStatus(request, metadata=self.metadata, timeout=timeout)
 
     async def active_port(self, network_id: str, interface_id: str) -> Any:
         """A new port with an attachment, once it is ACTIVE."""
         port = await self.create_port(network_id)
         await self.plug(port.id, interface_id)
-        return (await self.wait_for_port(port.id, timeout=30)).resource.port
+        return await self.wait_for_status("port", port.id, "ACTIVE", timeout=30)
 
     async def report_link(self, port_id: str, generation: int, up: bool) -> Any:
         """As the back-end: the port's link went UP or DOWN (at its current generation)."""

@@ -330,8 +330,8 @@ async def _serve(args: argparse.Namespace) -> int:
 async def _conformance(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from quantum_grpc.conformance.report import print_results
-    from quantum_grpc.conformance.runner import run_conformance
+    from quantum_plugins.conformance.report import print_results
+    from quantum_plugins.conformance.runner import run_conformance
 
     console = Console()
     try:

@@ -43,7 +43,7 @@ class Settings:
         listen: host:port for the API, StatusReporterService, health and reflection.
         database_url: any SQLAlchemy URL; SQLite and PostgreSQL are tested.
         backends: the back-ends; new networks go to the first one.
-        readiness: policy for changes to resources that are not ready yet (rule 6).
+        readiness: policy for changes to resources that are not ready yet (docs/status-model.md).
         sync_wait: how long a mutation waits for its back-end call before answering
             with the recorded state (a synchronous back-end answers well within it).
         backend_call_timeout: deadline of each call to a back-end.

@@ -29,6 +29,7 @@ from quantum_grpc.api.ports import PortServicer
 from quantum_grpc.api.reporter import StatusReporterServicer
 from quantum_grpc.api.watch import WatchServicer, add_watch_service
 from quantum_grpc.config import Settings
+from quantum_grpc.convert import snapshot_of
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.dispatch.dispatcher import Dispatcher
 from quantum_grpc.service.core import Core
@@ -154,7 +155,10 @@ def _bind(server: grpc.aio.Server, listen: str) -> int:
 
 
 def _lock_database(url: str) -> DatabaseLock | None:
-    """Prepare and lock the SQLite file (docs/operations.md, "One core per database")."""
+    """Prepare and lock the SQLite file.
+
+    docs/operations.md, "One core per address and per database".
+    """
     database = sqlite_file(url)
     if database is None:
         return None
@@ -175,7 +179,9 @@ async def build_server(settings: Settings) -> App:
             undo.callback(lock.release)
         await asyncio.to_thread(upgrade, settings.database_url)
         store = Store(
-            create_engine(settings.database_url), serialize_writes=is_sqlite(settings.database_url)
+            create_engine(settings.database_url),
+            serialize_writes=is_sqlite(settings.database_url),
+            encode_snapshot=snapshot_of,
         )
         undo.push_async_callback(store.close)
         links = BackendLinks(

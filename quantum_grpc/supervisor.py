@@ -48,7 +48,6 @@ class PluginSupervisor:
         self._max_delay = max_delay
         self._steady_after = steady_after
         self.port = 0
-        self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -108,5 +107,4 @@ class PluginSupervisor:
             except RuntimeError as exc:  # the dead process stays current: try again later
                 log.warning("restarting the %s back-end failed: %s", self.name, exc)
                 continue
-            self.restarts += 1
             log.info("%s back-end restarted (pid %d) on %s", self.name, restarted.pid, self.target)

@@ -11,12 +11,12 @@ from typing import Any
 
 import grpc
 import pytest
-from quantum_plugins.sim.backend import SimBackend
-from quantum_plugins.sim.profiles import make_profile
-from quantum_plugins.sim.server import build_sim_server
 
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.server import App, build_server
+from quantum_plugins.sim.backend import SimBackend
+from quantum_plugins.sim.profiles import make_profile
+from quantum_plugins.sim.server import build_sim_server
 from tests.helpers import Api
 from tests.helpers.postgres import pg_schema
 

@@ -1,45 +1,120 @@
-"""The contract: every RPC is implemented, and errors round-trip through gRPC by reason."""
+"""The contract: every RPC is implemented by its servicers and has an SDK method, and errors
+round-trip through gRPC by reason."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
+
 import grpc
 import pytest
-from google.protobuf import descriptor_pool
-from quantum_plugins.sim.backend import SimBackend
+from google.protobuf.descriptor import ServiceDescriptor
 
+import quantum_api.linuxbridge.v1
+import quantum_api.plugin.v1
+import quantum_api.v1
 from quantum_api.errors import QuantumError, error_from_rpc, to_grpc_status
+from quantum_api.v1 import network_service_pb2 as net_pb
+from quantum_client import AsyncClient, Client
 from quantum_grpc.api.attachments import AttachmentServicer
 from quantum_grpc.api.networks import NetworkServicer
 from quantum_grpc.api.ports import PortServicer
 from quantum_grpc.api.reporter import StatusReporterServicer
 from quantum_grpc.api.watch import WatchServicer
 from quantum_grpc.server import SERVICE_NAMES
+from quantum_plugins.linuxbridge.backend import LinuxBridgeBackend
+from quantum_plugins.sim.backend import SimBackend
 
-SERVICERS = {
+# Who implements each service the contract declares. A service added to the protos fails
+# test_every_declared_service_has_an_implementer until it is named here.
+CORE_SERVICERS: dict[str, type] = {
     "quantum.v1.NetworkService": NetworkServicer,
     "quantum.v1.PortService": PortServicer,
     "quantum.v1.AttachmentService": AttachmentServicer,
     "quantum.v1.WatchService": WatchServicer,
     "quantum.plugin.v1.StatusReporterService": StatusReporterServicer,
-    "quantum.plugin.v1.BackendService": SimBackend,
 }
+BACKEND_SERVICERS: dict[str, tuple[type, ...]] = {
+    "quantum.plugin.v1.BackendService": (SimBackend, LinuxBridgeBackend),
+    "quantum.linuxbridge.v1.AgentService": (LinuxBridgeBackend,),
+}
+CLIENT_PACKAGE = "quantum.v1"
+# The SDK's method for each client RPC: the RPC's name in snake case, unless named here.
+SDK_METHODS = {"PlugAttachment": "plug", "UnplugAttachment": "unplug", "WatchStatus": "watch"}
 
 
-def test_the_core_serves_every_v1_service() -> None:
-    assert set(SERVICE_NAMES) == set(SERVICERS) - {"quantum.plugin.v1.BackendService"}
+def _declared_services() -> dict[str, ServiceDescriptor]:
+    """Every service of the generated contract, read from the descriptors."""
+    found: dict[str, ServiceDescriptor] = {}
+    for package in (quantum_api.v1, quantum_api.plugin.v1, quantum_api.linuxbridge.v1):
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            if module.name.endswith("_pb2"):
+                descriptor = importlib.import_module(module.name).DESCRIPTOR
+                for service in descriptor.services_by_name.values():
+                    found[service.full_name] = service
+    return found
 
 
-@pytest.mark.parametrize("service_name", sorted(SERVICERS))
-def test_every_rpc_has_an_implementation(service_name: str) -> None:
-    service = descriptor_pool.Default().FindServiceByName(service_name)
-    servicer = SERVICERS[service_name]
-    generated_base = servicer.__mro__[1]
+SERVICES = _declared_services()
+IMPLEMENTATIONS = [
+    (name, servicer)
+    for name, servicers in sorted(
+        {**{k: (v,) for k, v in CORE_SERVICERS.items()}, **BACKEND_SERVICERS}.items()
+    )
+    for servicer in servicers
+]
+
+
+def _generated_servicer(service: ServiceDescriptor) -> type:
+    """The generated base whose methods answer UNIMPLEMENTED (quantum/v1/x.proto -> ...)."""
+    path = service.file.name.removeprefix("quantum/").removesuffix(".proto").replace("/", ".")
+    module: ModuleType = importlib.import_module(f"quantum_api.{path}_pb2_grpc")
+    base: type = getattr(module, f"{service.name}Servicer")
+    return base
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def test_every_declared_service_has_an_implementer() -> None:
+    assert set(SERVICES) == set(CORE_SERVICERS) | set(BACKEND_SERVICERS)
+
+
+def test_the_core_serves_every_service_it_implements() -> None:
+    assert set(SERVICE_NAMES) == set(CORE_SERVICERS)
+
+
+@pytest.mark.parametrize(
+    ("service_name", "servicer"), IMPLEMENTATIONS, ids=lambda v: getattr(v, "__name__", v)
+)
+def test_every_rpc_has_an_implementation(service_name: str, servicer: type) -> None:
+    service = SERVICES[service_name]
+    generated = _generated_servicer(service)
     for method in service.methods:
         implementation = getattr(servicer, method.name, None)
         assert implementation is not None, f"{service_name}.{method.name} missing"
-        assert implementation is not getattr(generated_base, method.name, None), (
-            f"{service_name}.{method.name} still answers UNIMPLEMENTED"
+        assert implementation is not getattr(generated, method.name), (
+            f"{servicer.__name__}.{method.name} still answers UNIMPLEMENTED"
         )
+
+
+@pytest.mark.parametrize("client", [AsyncClient, Client], ids=lambda c: c.__name__)
+def test_the_sdk_has_a_method_per_client_rpc(client: type) -> None:
+    rpcs = [
+        method.name
+        for service in SERVICES.values()
+        if service.file.package == CLIENT_PACKAGE
+        for method in service.methods
+    ]
+    assert len(rpcs) > 10, rpcs
+    missing = {
+        rpc: SDK_METHODS.get(rpc, _snake(rpc))
+        for rpc in rpcs
+        if not callable(getattr(client, SDK_METHODS.get(rpc, _snake(rpc)), None))
+    }
+    assert not missing, f"{client.__name__} lacks a method for these RPCs: {missing}"
 
 
 def _catalogue() -> list[type[QuantumError]]:
@@ -86,8 +161,10 @@ async def test_a_bug_answers_internal_without_leaking_details(stack_factory, mon
 
     stack = await stack_factory("sync")
     monkeypatch.setattr(networks, "get_network", broken)
+    # The raw stub, to see the status exactly as any gRPC client would.
+    request = net_pb.GetNetworkRequest(network_id="6f1c0a9e-5b1d-4c1e-9a55-0d5e2b8c7f10")
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stack.api.get_network("6f1c0a9e-5b1d-4c1e-9a55-0d5e2b8c7f10")
+        await stack.api.stubs.networks.GetNetwork(request, metadata=stack.api.metadata)
     assert raised.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in (raised.value.details() or "")
     assert "see the server log" in (raised.value.details() or "")

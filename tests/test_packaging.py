@@ -1,15 +1,18 @@
-"""The distribution holds every package, and back-ends are found through entry points."""
+"""The server distribution holds every server package and depends on the client one
+(clients/python); back-ends are found through entry points."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 from quantum_grpc import extensions
 
 ROOT = Path(__file__).resolve().parents[1]
+CLIENT_PACKAGES = {"quantum_api", "quantum_client"}
 
 
 def _declared() -> tuple[set[str], dict[str, str]]:
@@ -28,6 +31,24 @@ def test_every_package_folder_is_in_the_distribution() -> None:
                 found.add(".".join((name, *relative.parts)))
     # A folder left out here would be missing from a wheel (an editable install hides it).
     assert found == packages
+
+
+def _scripts(distribution: str) -> set[str]:
+    entries = metadata.distribution(distribution).entry_points
+    return {entry.name for entry in entries if entry.group == "console_scripts"}
+
+
+def test_the_server_depends_on_the_client_distribution() -> None:
+    packages, _ = _declared()
+    assert not {p for p in packages if p.split(".")[0] in CLIENT_PACKAGES}
+    requires = metadata.requires("quantum-grpc") or []
+    assert any(r.startswith("quantum-client") for r in requires), requires
+    assert _scripts("quantum-client") == {"quantum"}
+    assert _scripts("quantum-grpc") == {"quantum-grpc"}
+    # The dev venv runs the repository's client folder (installed editable from it).
+    import quantum_client
+
+    assert Path(quantum_client.__file__).is_relative_to(ROOT / "clients" / "python")
 
 
 def test_the_shipped_backends_are_entry_points() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from quantum_api.enums import short_name
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2
 
 __all__ = [
@@ -47,9 +48,8 @@ VALID_CHANGES: frozenset[Change] = frozenset(
 
 def change_label(kind: int, action: int) -> str:
     """Name a change as DescribeBackend lists it, such as "PORT/PLUG"."""
-    kind_name = resource_status_pb2.ResourceKind.Name(kind).removeprefix("RESOURCE_KIND_")
-    action_name = backend_pb2.ChangeAction.Name(action).removeprefix("CHANGE_ACTION_")
-    return f"{kind_name}/{action_name}"
+    kind_name = short_name(resource_status_pb2.ResourceKind, kind)
+    return f"{kind_name}/{short_name(backend_pb2.ChangeAction, action)}"
 
 
 def validate_change(request: Any) -> str | None:

@@ -26,6 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+
+from quantum_api.linuxbridge.v1 import (
+    agent_service_pb2 as pb,
+    agent_service_pb2_grpc,
+    binding_pb2,
+)
 from quantum_plugins.linuxbridge.datapath import (
     Datapath,
     DatapathError,
@@ -34,12 +40,6 @@ from quantum_plugins.linuxbridge.datapath import (
     tbf_for,
 )
 from quantum_plugins.linuxbridge.names import BRIDGE_PREFIX, TAP_PREFIX
-
-from quantum_api.linuxbridge.v1 import (
-    agent_service_pb2 as pb,
-    agent_service_pb2_grpc,
-    binding_pb2,
-)
 
 __all__ = ["Agent"]
 

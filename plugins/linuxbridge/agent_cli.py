@@ -1,7 +1,4 @@
-"""Command line of the host agent: ``quantum-grpc agent linuxbridge --host NAME [options]``.
-
-Also runnable on its own: ``python -m quantum_plugins.linuxbridge.agent_cli``.
-"""
+"""Command line of the host agent: ``quantum-grpc agent linuxbridge --host NAME [options]``."""
 
 from __future__ import annotations
 
@@ -12,19 +9,13 @@ import logging
 import os
 import signal
 import socket
-import sys
 from pathlib import Path
+
+from quantum_plugins.common.cli import configure_logging, positive
 
 __all__ = ["add_arguments", "run"]
 
 _LOG = logging.getLogger("quantum_plugins.linuxbridge.agent")
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--heartbeat",
-        type=_positive,
+        type=positive,
         default=3.0,
         help="seconds between heartbeats; the back-end declares the agent not running "
         "after three missed ones (default: 3)",
@@ -70,7 +61,7 @@ def has_net_admin() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run the agent until SIGTERM or SIGINT; returns the exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     if not has_net_admin():
         _LOG.error("the agent changes links and qdiscs: run it as root or with CAP_NET_ADMIN")
         return 1
@@ -109,17 +100,3 @@ async def _run(args: argparse.Namespace) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m quantum_plugins.linuxbridge.agent_cli [options]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m quantum_plugins.linuxbridge.agent_cli",
-        description="The linuxbridge host agent of quantum-grpc.",
-    )
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

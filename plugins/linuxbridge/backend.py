@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from quantum_plugins.common.changes import change_label, validate_change
-from quantum_plugins.common.health import enter_graceful_shutdown
-from quantum_plugins.common.reporter import StatusSender
-from quantum_plugins.linuxbridge import names
-from quantum_plugins.linuxbridge.hosts import Ack, Host, Revisions
 
 from quantum_api.linuxbridge.v1 import agent_service_pb2, binding_pb2
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_api.v1 import backend_error_pb2, port_pb2
+from quantum_plugins.common.base import BackendBase
+from quantum_plugins.common.changes import change_label, validate_change
+from quantum_plugins.common.reporter import StatusSender
+from quantum_plugins.linuxbridge import names
+from quantum_plugins.linuxbridge.hosts import Ack, Host, Revisions
 
 __all__ = ["AGENT_FAILURE_CODE", "SYNCHRONOUS_CHANGES", "LinuxBridgeBackend"]
 
@@ -74,7 +74,7 @@ class _Port:
     last: tuple[Any, ...] | None = None
 
 
-class LinuxBridgeBackend:
+class LinuxBridgeBackend(BackendBase):
     """Servicer of ``quantum.plugin.v1.BackendService`` and ``AgentService``, and the state."""
 
     def __init__(
@@ -106,10 +106,9 @@ class LinuxBridgeBackend:
             sender: where reports go (a new StatusSender by default).
             memory: how many operation ids and tombstones are remembered.
         """
-        self._name = name
+        super().__init__(name, reassert_interval=reassert_interval, sender=sender)
         self._grace = grace_period
         self._heartbeat_timeout = heartbeat_timeout
-        self._reassert_interval = reassert_interval
         self._progress_interval = progress_interval
         self._tick = tick
         self._settle = settle
@@ -117,7 +116,6 @@ class LinuxBridgeBackend:
         # would tell agents to tear down everything they wired.
         self.primed = asyncio.Event()
         self._priming: asyncio.TimerHandle | None = None
-        self._sender = sender or StatusSender(name)
         self._memory = memory
         self.epoch = str(uuid.uuid4())
         self._revisions = Revisions()
@@ -131,56 +129,30 @@ class LinuxBridgeBackend:
         # port id -> when its status may become known without anything else happening.
         self._due: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._server: Any = None
-        self._health: Any = None
-
-    @property
-    def name(self) -> str:
-        """The back-end name."""
-        return self._name
-
-    @property
-    def sender(self) -> StatusSender:
-        """The sender that pushes this back-end's reports."""
-        return self._sender
 
     def host(self, name: str) -> Host | None:
         """What the back-end knows of host ``name``, if anything."""
         return self._hosts.get(name)
 
     def start(self) -> None:
-        """Start the sender, the liveness/grace ticker and re-assertion."""
-        self._sender.start()
+        """Start the sender, re-assertion and the liveness/grace ticker."""
+        super().start()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._ticker(), name="linuxbridge-ticker"))
-        if self._reassert_interval > 0:
-            self._tasks.append(loop.create_task(self._reassert(), name="linuxbridge-reassert"))
 
-    def attach_server(self, server: Any, health: Any = None) -> None:
-        """Let :meth:`stop` drain this gRPC server and flip its health servicer."""
-        self._server, self._health = server, health
-
-    async def stop(self, grace: float | None = None) -> None:
-        """Shut down: health NOT_SERVING, stop the server within ``grace``, then the rest."""
-        if self._health is not None:
-            await enter_graceful_shutdown(self._health)
-        if self._server is not None:
-            await self._server.stop(grace)
+    async def _close_own(self) -> None:
         if self._priming is not None:
             self._priming.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        await self._sender.close(flush_timeout=grace or 0.0)
 
     # --- BackendService -------------------------------------------------------------------
 
     async def DescribeBackend(self, request: Any, context: Any) -> Any:
         """Remember where to report; say who we are and what is synchronous."""
-        if request.reporter_target:
-            self._sender.set_target(request.reporter_target)
-        _LOG.info("described to core %r; reporting to %s", request.core_id, request.reporter_target)
+        self.follow_reporter(request)
         return backend_pb2.DescribeBackendResponse(
             name=self._name,
             description=(
@@ -616,21 +588,17 @@ class LinuxBridgeBackend:
                 if port is not None:
                     self._publish(port)
 
-    async def _reassert(self) -> None:
-        while True:
-            await asyncio.sleep(self._reassert_interval)
-            # Skip while earlier reports are undelivered: piling up copies helps nobody.
-            if self._sender.target is None or self._sender.pending:
-                continue
-            for spec, generation in list(self._networks.values()):
-                self._sender.send(
-                    rs.ResourceStatus(
-                        kind=NETWORK, resource_id=spec.id, generation=generation, state=_READY
-                    )
+    def reassert(self) -> None:
+        """Send every network's and every confirmed port's status again."""
+        for spec, generation in list(self._networks.values()):
+            self._sender.send(
+                rs.ResourceStatus(
+                    kind=NETWORK, resource_id=spec.id, generation=generation, state=_READY
                 )
-            for port in list(self._ports.values()):
-                if port.last is not None and port.last[0] == port.generation:
-                    self._publish(port, force=True)
+            )
+        for port in list(self._ports.values()):
+            if port.last is not None and port.last[0] == port.generation:
+                self._publish(port, force=True)
 
     def _remember(self, table: collections.OrderedDict[str, Any], key: str, value: Any) -> None:
         table[key] = value

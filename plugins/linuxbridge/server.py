@@ -6,11 +6,11 @@ from typing import Any
 
 import grpc
 from grpc_reflection.v1alpha import reflection
-from quantum_plugins.common.health import BACKEND_SERVICE, HEALTH_SERVICE, add_health_servicer
-from quantum_plugins.linuxbridge.backend import LinuxBridgeBackend
 
 from quantum_api.linuxbridge.v1 import agent_service_pb2, agent_service_pb2_grpc
 from quantum_api.plugin.v1 import backend_pb2_grpc
+from quantum_plugins.common.health import BACKEND_SERVICE, HEALTH_SERVICE, add_health_servicer
+from quantum_plugins.linuxbridge.backend import LinuxBridgeBackend
 
 __all__ = ["AGENT_SERVICE", "build_linuxbridge_server"]
 

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from quantum_plugins.common.changes import DELETE, NETWORK, PORT, change_label, validate_change
-from quantum_plugins.common.health import enter_graceful_shutdown
-from quantum_plugins.common.reporter import StatusSender
-from quantum_plugins.sim.profiles import Profile
 
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2
 from quantum_api.v1 import backend_error_pb2, port_pb2
+from quantum_plugins.common.base import BackendBase
+from quantum_plugins.common.changes import DELETE, NETWORK, PORT, change_label, validate_change
+from quantum_plugins.common.reporter import StatusSender
+from quantum_plugins.sim.profiles import Profile
 
-__all__ = ["FAULT_CODE", "SimBackend", "validate_change"]
+__all__ = ["FAULT_CODE", "SimBackend"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _port_link(spec: Any, state: int) -> tuple[port_pb2.LinkStatus, str]:
     return _UP, ""
 
 
-class SimBackend:
+class SimBackend(BackendBase):
     """The ``quantum.plugin.v1.BackendService`` servicer of the sim, and its state."""
 
     def __init__(
@@ -97,10 +97,8 @@ class SimBackend:
         memory: int = 100_000,
     ) -> None:
         """Create the servicer; ``memory`` bounds the operation ids and tombstones kept."""
+        super().__init__(name, reassert_interval=reassert_interval, sender=sender)
         self._profile = profile
-        self._name = name
-        self._reassert_interval = reassert_interval
-        self._sender = sender or StatusSender(name)
         self._memory = memory
         self._rng = random.Random(profile.seed)
         self._records: dict[str, _Record] = {}
@@ -112,15 +110,7 @@ class SimBackend:
         )
         self._queues: dict[str, collections.deque[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._reassert_task: asyncio.Task[None] | None = None
-        self._server: Any = None
-        self._health: Any = None
         self._applied = 0
-
-    @property
-    def name(self) -> str:
-        """The back-end name, as DescribeBackend and every report give it."""
-        return self._name
 
     @property
     def profile(self) -> Profile:
@@ -128,51 +118,21 @@ class SimBackend:
         return self._profile
 
     @property
-    def sender(self) -> StatusSender:
-        """The sender that pushes this back-end's reports."""
-        return self._sender
-
-    @property
     def applied_changes(self) -> int:
         """How many changes were applied (retried operation ids and stale ones excluded)."""
         return self._applied
 
-    def start(self) -> None:
-        """Start the sender and the periodic re-assertion on the running loop."""
-        self._sender.start()
-        if self._reassert_interval > 0 and self._reassert_task is None:
-            self._reassert_task = asyncio.get_running_loop().create_task(self._reassert())
-
-    def attach_server(self, server: Any, health: Any = None) -> None:
-        """Let :meth:`stop` drain this gRPC server and flip its health servicer."""
-        self._server, self._health = server, health
-
-    async def stop(self, grace: float | None = None) -> None:
-        """Shut down: health NOT_SERVING, stop the server within ``grace``, close the rest."""
-        if self._health is not None:
-            await enter_graceful_shutdown(self._health)
-        if self._server is not None:
-            await self._server.stop(grace)
-        await self.close(flush_timeout=grace or 0.0)
-
-    async def close(self, flush_timeout: float = 0.0) -> None:
-        """Stop workers and re-assertion, then close the sender (flushing up to a timeout)."""
+    async def _close_own(self) -> None:
         tasks = list(self._workers.values())
-        if self._reassert_task is not None:
-            tasks.append(self._reassert_task)
-            self._reassert_task = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._sender.close(flush_timeout)
 
     # --- BackendService -------------------------------------------------------------------
 
     async def DescribeBackend(self, request: Any, context: Any) -> Any:
         """Remember where to report, and say who we are and what is synchronous."""
-        if request.reporter_target:
-            self._sender.set_target(request.reporter_target)
-        _LOG.info("described to core %r; reporting to %s", request.core_id, request.reporter_target)
+        self.follow_reporter(request)
         return backend_pb2.DescribeBackendResponse(
             name=self._name,
             description=f"simulated back-end, {self._profile.describe()}",
@@ -308,12 +268,7 @@ class SimBackend:
         self._records[spec.id] = record
         return record.status()
 
-    async def _reassert(self) -> None:
-        while True:
-            await asyncio.sleep(self._reassert_interval)
-            # Skip while earlier reports are still undelivered: the core is unreachable or
-            # slow, and piling up copies of the same statuses would only grow the queue.
-            if self._sender.target is None or self._sender.pending:
-                continue
-            for record in list(self._records.values()):
-                self._sender.send(record.status())
+    def reassert(self) -> None:
+        """Send the status of every resource held again."""
+        for record in list(self._records.values()):
+            self._sender.send(record.status())

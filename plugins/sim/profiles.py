@@ -26,9 +26,7 @@ from quantum_plugins.common.changes import (
 __all__ = [
     "FAILING_ACTIONS",
     "PROFILE_NAMES",
-    "VALID_CHANGES",
     "Profile",
-    "change_label",
     "make_profile",
 ]
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import grpc
 from grpc_reflection.v1alpha import reflection
+
+from quantum_api.plugin.v1 import backend_pb2_grpc
 from quantum_plugins.common.health import BACKEND_SERVICE, HEALTH_SERVICE, add_health_servicer
 from quantum_plugins.sim.backend import SimBackend
 from quantum_plugins.sim.profiles import Profile
-
-from quantum_api.plugin.v1 import backend_pb2_grpc
 
 __all__ = ["build_sim_server"]
 

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
+from quantum_api.enums import short_name
 from quantum_api.errors import InvalidArgument
 from quantum_api.v1 import port_pb2
 from quantum_grpc.service import validation as v
@@ -19,10 +20,7 @@ E = TypeVar("E", bound=StrEnum)
 def status_filter(value: int, wrapper: EnumTypeWrapper, domain: type[E], field: str) -> E | None:
     """The domain status a list filters on; None for UNSPECIFIED (any)."""
     v.enum_field(value, wrapper.DESCRIPTOR, field)
-    if value == 0:
-        return None
-    prefix = wrapper.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
-    return domain(wrapper.Name(value).removeprefix(prefix))
+    return None if value == 0 else domain(short_name(wrapper, value))
 
 
 def qos_of(message: port_pb2.QosPolicy, present: bool) -> Qos | None:
@@ -32,11 +30,10 @@ def qos_of(message: port_pb2.QosPolicy, present: bool) -> Qos | None:
 
 def status_names(values: Iterable[int], wrapper: EnumTypeWrapper, field: str) -> frozenset[str]:
     """Stored status names ("ACTIVE") for repeated enum values; UNSPECIFIED is refused."""
-    prefix = wrapper.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
     names = set()
     for value in values:
         v.enum_field(value, wrapper.DESCRIPTOR, field)
         if value == 0:
             raise InvalidArgument(f"{field} must not contain an UNSPECIFIED status", field=field)
-        names.add(wrapper.Name(value).removeprefix(prefix))
+        names.add(short_name(wrapper, value))
     return frozenset(names)

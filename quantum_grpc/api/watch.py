@@ -1,4 +1,4 @@
-"""WatchService: WatchStatus streams and WaitForStatus, over the watch hub.
+"""WatchService: WatchStatus streams, and WaitForStatus (its logic in quantum_grpc.watch.wait).
 
 WatchStatus writes pre-encoded bytes (see quantum_grpc.watch.events), so its handler is
 registered with a pass-through serializer by :func:`add_watch_service`.
@@ -11,14 +11,7 @@ from typing import Any
 
 import grpc
 
-from quantum_api.errors import (
-    InvalidArgument,
-    ResourceDeleted,
-    ResourceFailed,
-    RevisionAhead,
-    ServerShuttingDown,
-    WaitTimeout,
-)
+from quantum_api.errors import InvalidArgument, RevisionAhead, ServerShuttingDown
 from quantum_api.v1 import (
     attachment_pb2,
     network_pb2,
@@ -30,9 +23,11 @@ from quantum_grpc.api.filters import status_names
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.store.store import Store
-from quantum_grpc.watch.events import KINDS, LogEvent, WatchFilter, marker
+from quantum_grpc.watch.events import KINDS, WatchFilter, marker
+from quantum_grpc.watch.goal import wait_goal
 from quantum_grpc.watch.hub import Watcher, WatchHub
 from quantum_grpc.watch.snapshot import current_state
+from quantum_grpc.watch.wait import wait_for
 
 SERVICE = "quantum.v1.WatchService"
 BATCH = 256
@@ -142,76 +137,18 @@ class WatchServicer:
         caller = caller_of(context)
         kind = _kind(request.kind, "kind")
         resource_id = v.uuid_field(request.resource_id, "resource_id")
-        wanted = _statuses(request).get(kind)
-        if not wanted:
-            field = f"{kind.lower()}_statuses"
-            raise InvalidArgument(f"{field} must name at least one status to wait for", field=field)
-        watch_filter = WatchFilter(
+        goal = wait_goal(kind, _statuses(request).get(kind, frozenset()), request.condition)
+        remaining = context.time_remaining()
+        event = await wait_for(
+            self._store,
+            self._hub,
             tenant_id=caller.listing_tenant(request.tenant_id),
-            kinds=frozenset({kind}),
-            resource_ids=frozenset({resource_id}),
+            kind=kind,
+            resource_id=resource_id,
+            goal=goal,
+            deadline=None if remaining is None else asyncio.get_running_loop().time() + remaining,
         )
-        async with self._hub.watching(watch_filter) as watcher:
-            position, events = await current_state(self._store, watch_filter)
-            if not events:
-                raise ResourceDeleted(
-                    f"{kind.lower()} {resource_id} not found", field="resource_id"
-                )
-            done = _judge(events[-1], wanted)
-            remaining = context.time_remaining()
-            deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
-            while done is None:
-                for event in watcher.take(position, BATCH):
-                    position = event.revision
-                    done = _judge(event, wanted)
-                    if done is not None:
-                        break
-                else:
-                    await self._wait(watcher, deadline, kind, resource_id, wanted)
-            return done
-
-    async def _wait(
-        self,
-        watcher: Watcher,
-        deadline: float | None,
-        kind: str,
-        resource_id: str,
-        wanted: frozenset[str],
-    ) -> None:
-        if watcher.closing:
-            raise ServerShuttingDown("the server is shutting down; wait again elsewhere")
-        timeout = None if deadline is None else deadline - asyncio.get_running_loop().time()
-        try:
-            if timeout is not None and timeout <= 0:
-                raise TimeoutError
-            async with asyncio.timeout(timeout):
-                await watcher.wakeup.wait()
-        except TimeoutError:
-            raise WaitTimeout(
-                f"{kind.lower()} {resource_id} did not reach {' or '.join(sorted(wanted))} in time"
-            ) from None
-
-
-def _judge(event: LogEvent, wanted: frozenset[str]) -> pb.WaitForStatusResponse | None:
-    """The answer if ``event`` ends the wait, an exception if it fails it, else None."""
-    noun = f"{event.kind.lower()} {event.resource_id}"
-    if event.event_type == pb.EVENT_TYPE_DELETED:
-        raise ResourceDeleted(
-            f"{noun} was deleted while waiting", metadata={"revision": str(event.revision)}
-        )
-    if event.status in wanted:
         return pb.WaitForStatusResponse(resource=event.resource, revision=event.revision)
-    if event.status == "ERROR":
-        error = getattr(event.resource, event.resource.WhichOneof("kind") or "network").error
-        raise ResourceFailed(
-            f"{noun} went to ERROR: {error.code}: {error.message}",
-            metadata={
-                "error_code": error.code,
-                "error_message": error.message,
-                "revision": str(event.revision),
-            },
-        )
-    return None
 
 
 def _passthrough(message: bytes | pb.WatchStatusResponse) -> bytes:

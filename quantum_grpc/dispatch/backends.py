@@ -2,9 +2,10 @@
 
 The core follows each back-end's grpc.health.v1 Watch stream. When the stream breaks or
 says NOT_SERVING, the back-end's ports go link DOWN "backend unavailable" at once
-(rule 5) and dispatch to it pauses; when it serves again, the core introduces itself
+and dispatch to it pauses; when it serves again, the core introduces itself
 (DescribeBackend, which tells the back-end where to report), resynchronises from its
-status listing, and resumes dispatch.
+status listing, and resumes dispatch (docs/status-model.md, "Liveness is status";
+docs/architecture.md, "Back-end links").
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from quantum_api.errors import QuantumError, StorageUnavailable
 from quantum_api.plugin.v1 import backend_pb2, backend_pb2_grpc
 from quantum_grpc.config import BackendTarget
-from quantum_grpc.dispatch.resync import resync
 from quantum_grpc.service.reports import mark_backend_unavailable
+from quantum_grpc.service.resync import resync
 from quantum_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,7 @@ class BackendLink:
         if self._down_marked:
             return
         try:
-            async with self._store.write() as tx:
-                marked = await mark_backend_unavailable(tx, self.name)
+            marked = await mark_backend_unavailable(self._store, self.name)
         except StorageUnavailable:
             return
         self._down_marked = True
@@ -168,9 +168,6 @@ class BackendLinks:
     def get(self, name: str) -> BackendLink | None:
         """The link to back-end ``name``, if configured."""
         return self._links.get(name)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._links.values())
 
     def start(self, reporter_target: str, core_id: str) -> None:
         """Start following every back-end."""

@@ -4,8 +4,8 @@ Changes with the same shard key (a network and its ports) go one at a time in th
 they were recorded, so a back-end sees "create network, create port, plug" in that order
 even when the API accepted all three before the network was ready. A change leaves the
 outbox only when its back-end accepted it; until then it is retried with backoff, and
-after a crash it is found again on start (rule 2). The back-end recognises a retry by its
-operation id.
+after a crash it is found again on start. The back-end recognises a retry by its operation
+id (docs/architecture.md, "Outbox and dispatcher").
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from collections.abc import Sequence
 import grpc
 from sqlalchemy import select, update
 
+from quantum_api.enums import value_of
 from quantum_api.errors import StorageUnavailable
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_api.v1 import backend_error_pb2
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.service.backend_input import MAX_ERROR_MESSAGE, bounded, bounded_text, problem
-from quantum_grpc.service.reports import apply_status, limited, log_truncations
+from quantum_grpc.service.reports import limited, log_truncations, record_answer
 from quantum_grpc.store.models import OutboxRow
 from quantum_grpc.store.store import Store
 
@@ -189,9 +190,7 @@ class Dispatcher:
     async def _record(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> None:
         while True:
             try:
-                async with self._store.write() as tx:
-                    if await tx.remove_outbox(entry.id) and status is not None:
-                        await apply_status(tx, entry.backend, status)
+                await record_answer(self._store, entry.id, entry.backend, status)
                 return
             except StorageUnavailable:
                 # The change reached the back-end; keep trying to record that, since a
@@ -214,7 +213,7 @@ class Dispatcher:
 def _error_status(entry: OutboxRow, code: str, message: str) -> rs.ResourceStatus:
     """ERROR at the change's generation, as if the back-end had reported it."""
     return rs.ResourceStatus(
-        kind=f"RESOURCE_KIND_{entry.resource_kind}",
+        kind=value_of(rs.ResourceKind, entry.resource_kind),
         resource_id=entry.resource_id,
         generation=entry.generation,
         state=rs.OBSERVED_STATE_ERROR,

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from quantum_api.errors import AlreadyAttached, AttachmentNotFound, PortInUse
 from quantum_api.plugin.v1 import backend_pb2
+from quantum_grpc.convert import port_change
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
-from quantum_grpc.service.changes import port_change
 from quantum_grpc.service.core import (
     Core,
     attachment_of,
@@ -22,7 +22,7 @@ from quantum_grpc.service.core import (
     check_ready,
     check_revision,
     find_port,
-    port_status,
+    record_port,
 )
 from quantum_grpc.service.status_rules import AttachmentStatus, LinkStatus, port_is_ready
 from quantum_grpc.store.models import AttachmentRow, PortRow
@@ -108,8 +108,7 @@ async def plug(
             generation=port.generation,
         )
         await tx.record(attachment, EventKind.ADDED)
-        port.status = port_status(port, attachment)
-        await tx.record(port, EventKind.MODIFIED)
+        await record_port(tx, port, attachment)
         tx.enqueue(
             port.backend,
             port.network_id,
@@ -154,8 +153,7 @@ async def unplug(
         attachment.deleting = True
         attachment.generation = port.generation
         await tx.record(attachment, EventKind.MODIFIED)
-        port.status = port_status(port, attachment)
-        await tx.record(port, EventKind.MODIFIED)
+        await record_port(tx, port, attachment)
         tx.enqueue(
             port.backend,
             port.network_id,

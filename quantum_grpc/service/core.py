@@ -27,7 +27,7 @@ from quantum_grpc.service.status_rules import (
     derive_port_status,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
-from quantum_grpc.store.store import Resource, Store, Tx
+from quantum_grpc.store.store import EventKind, Resource, Store, Tx
 
 
 class Settler(Protocol):
@@ -53,12 +53,15 @@ class Core:
     pages: PageTokens = field(default_factory=PageTokens)
 
     async def settle(self, tx: Tx) -> None:
-        """Give a synchronous back-end the time to answer before we respond (rule 1)."""
+        """Give a synchronous back-end the time to answer before we respond.
+
+        docs/architecture.md, "The path of a mutation", step 5.
+        """
         if tx.outbox:
             await self.dispatch.settle(tx.outbox, self.settings.sync_wait)
 
     def strict(self, require_ready: bool) -> bool:
-        """Whether a change to a not-ready resource must be refused (rule 6)."""
+        """Whether a change to a not-ready resource must be refused (docs/status-model.md)."""
         return require_ready or self.settings.readiness is Readiness.REJECT
 
 
@@ -91,7 +94,10 @@ async def attachment_of(session: AsyncSession, port_id: str) -> AttachmentRow | 
 
 
 def check_revision(row: Resource, expected: int) -> None:
-    """Compare-and-swap (rule 7): refuse when the resource changed since ``expected``."""
+    """Compare-and-swap: refuse when the resource changed since ``expected``.
+
+    docs/status-model.md, "Compare-and-swap".
+    """
     if expected and expected != row.revision:
         raise RevisionMismatch(
             f"expected revision {expected} but the resource is at revision {row.revision}; "
@@ -117,16 +123,35 @@ def check_ready(ready: bool, strict: bool, what: str, row: Resource) -> None:
         )
 
 
-def port_status(port: PortRow, attachment: AttachmentRow | None) -> str:
-    """The derived status of a port given its attachment (rule: never guessed)."""
+def port_facts(port: PortRow, attachment: AttachmentRow | None) -> PortFacts:
+    """What a port's status derives from, read from its row and its attachment's (an
+    attachment on its way out no longer counts)."""
     attachment_status = None
     if attachment is not None and not attachment.deleting:
         attachment_status = AttachmentStatus(attachment.status)
-    facts = PortFacts(
+    return PortFacts(
         create_confirmed=port.create_confirmed,
         failed=port.failed,
         admin_state_up=port.admin_state_up,
         link_status=LinkStatus(port.link_status),
         attachment_status=attachment_status,
     )
-    return derive_port_status(facts).value
+
+
+def port_status(port: PortRow, attachment: AttachmentRow | None) -> str:
+    """The derived status of a port given its attachment (never guessed, never set by hand)."""
+    return derive_port_status(port_facts(port, attachment)).value
+
+
+async def record_port(
+    tx: Tx, port: PortRow, attachment: AttachmentRow | None, kind: EventKind = EventKind.MODIFIED
+) -> int:
+    """Derive the port's status from its facts, then record its event; returns the revision.
+
+    The one place a port's status is set: whoever changes what it derives from (admin
+    state, confirmation, failure, link, attachment) records the port through here, so the
+    stored status and the event's snapshot always agree with the facts
+    (docs/status-model.md, "Port: derived, in this order").
+    """
+    port.status = port_status(port, attachment)
+    return await tx.record(port, kind)

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from quantum_api.errors import NetworkInUse
 from quantum_api.plugin.v1 import backend_pb2
+from quantum_grpc.convert import network_change
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
-from quantum_grpc.service.changes import network_change
 from quantum_grpc.service.core import (
     Core,
     check_not_deleting,

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from quantum_api.errors import PortInUse
 from quantum_api.plugin.v1 import backend_pb2
+from quantum_grpc.convert import port_change
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
-from quantum_grpc.service.changes import port_change
 from quantum_grpc.service.core import (
     Core,
     attachment_of,
@@ -19,7 +19,7 @@ from quantum_grpc.service.core import (
     check_revision,
     find_network,
     find_port,
-    port_status,
+    record_port,
 )
 from quantum_grpc.service.idempotency import earlier_create
 from quantum_grpc.service.paging import PageQuery
@@ -129,7 +129,6 @@ async def create_port(
             qos_rate_kbps=rate,
             qos_burst_kbytes=burst,
             interface_id="",
-            status=PortStatus.PROVISIONING.value,
             link_status=LinkStatus.DOWN.value,
             link_status_reason=REASON_NO_ATTACHMENT,
             create_confirmed=False,
@@ -137,7 +136,7 @@ async def create_port(
             request_id=request_id or None,
             request_fingerprint=fingerprint if request_id else None,
         )
-        await tx.record(row, EventKind.ADDED)
+        await record_port(tx, row, None, EventKind.ADDED)
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_CREATE)
         )
@@ -187,8 +186,7 @@ async def update_port(
             attachment.error_code = attachment.error_message = ""
             attachment.generation = row.generation
             await tx.record(attachment, EventKind.MODIFIED)
-        row.status = port_status(row, attachment)
-        await tx.record(row, EventKind.MODIFIED)
+        await record_port(tx, row, attachment)
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_UPDATE)
         )
@@ -224,8 +222,7 @@ async def delete_port(
         row.deleting, row.failed = True, False
         row.error_code = row.error_message = ""
         row.generation += 1
-        row.status = port_status(row, attachment)
-        await tx.record(row, EventKind.MODIFIED)
+        await record_port(tx, row, attachment)
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_DELETE)
         )

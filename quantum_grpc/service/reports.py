@@ -1,25 +1,36 @@
-"""Apply back-end status reports to observed state (DESIGN §2 rule 4).
+"""Apply back-end status reports to observed state (docs/status-model.md, "Generations").
 
 A report is taken only from the back-end that owns the resource and only for the
 resource's current generation: an older one is stale and ignored, a newer one is
-impossible and rejected. A report that changes nothing (a periodic re-assertion) makes no
-event; one that changes anything makes exactly one event per resource it changed.
+impossible and rejected. A report taken for generation G sets ``observed_generation`` to G,
+so it never moves backwards (docs/status-model.md, "Generations"). A report that changes
+nothing (a periodic re-assertion) makes no event; one that changes anything, if only
+``observed_generation``, makes exactly one event per resource it changed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from sqlalchemy import select
 
+from quantum_api.enums import short_name
+from quantum_api.errors import BackendInputRejected, BackendNotOwner
 from quantum_api.plugin.v1 import resource_status_pb2 as rs
 from quantum_api.v1 import port_pb2
 from quantum_grpc.logs import RateLimitedLog
-from quantum_grpc.service.backend_input import Truncation, bounded, chunks, problem
-from quantum_grpc.service.core import attachment_of, port_status
+from quantum_grpc.service.backend_input import (
+    Truncation,
+    bounded,
+    checked_report,
+    chunks,
+    problem,
+)
+from quantum_grpc.service.core import attachment_of, record_port
 from quantum_grpc.service.status_rules import (
     REASON_BACKEND_UNAVAILABLE,
     REASON_NO_ATTACHMENT,
@@ -64,6 +75,37 @@ class Tally:
         self.applied += other.applied
         self.ignored += other.ignored
         self.rejected += other.rejected
+
+
+# statuses[17].link_status -> statuses.link_status: one log reason per field, not per entry.
+_INDEX = re.compile(r"\[\d+\]")
+
+
+async def receive_report(
+    store: Store, configured: frozenset[str], backend: str, statuses: Sequence[rs.ResourceStatus]
+) -> Tally:
+    """A ReportStatus call: only from a configured back-end, checked as a whole before
+    anything is applied (docs/plugin-guide.md, "Limits on what a back-end sends"), then
+    applied like every report.
+
+    Raises:
+        BackendNotOwner: ``backend`` is not configured.
+        BackendInputRejected: the report is too large or has an entry the core cannot take.
+    """
+    if backend not in configured:
+        raise BackendNotOwner(f"no back-end named {backend!r} is configured", field="backend")
+    try:
+        taken, cut = checked_report(statuses)
+    except BackendInputRejected as rejected:
+        limited.warning(
+            f"{backend}/report/{_INDEX.sub('', rejected.field)}",
+            "refused a report from back-end %s: %s",
+            backend,
+            rejected.message,
+        )
+        raise
+    log_truncations(backend, "a report", cut)
+    return await apply_report(store, backend, taken)
 
 
 async def apply_report(store: Store, backend: str, statuses: list[rs.ResourceStatus]) -> Tally:
@@ -177,7 +219,10 @@ async def _apply_network(tx: Tx, row: NetworkRow, status: rs.ResourceStatus) -> 
         after = (NetworkStatus.AVAILABLE.value, "", "")
     else:
         after = (NetworkStatus.ERROR.value, status.error.code, status.error.message)
-    if after == (row.status, row.error_code, row.error_message):
+    # A confirmation that only advances observed_generation is still news: a client
+    # waiting for its change to be applied waits for exactly that (docs/status-model.md).
+    unchanged = after == (row.status, row.error_code, row.error_message)
+    if unchanged and row.observed_generation == status.generation:
         return Outcome.IGNORED
     if not transition_allowed("NETWORK", row.status, after[0], Cause.REPORT):
         return _reject(row.backend, status, "transition not allowed", f"{row.status} -> {after[0]}")
@@ -195,7 +240,10 @@ async def _delete_port(tx: Tx, port: PortRow) -> None:
 
 
 def _port_fields(port: PortRow) -> tuple[object, ...]:
+    # observed_generation included: a QoS change of an ACTIVE port changes nothing else
+    # when applied, and its confirmation must still be an event.
     return (
+        port.observed_generation,
         port.status,
         port.link_status,
         port.link_status_reason,
@@ -224,7 +272,7 @@ async def _apply_port(tx: Tx, port: PortRow, status: rs.ResourceStatus) -> Outco
         attachment_after = AttachmentStatus.AVAILABLE if ready else AttachmentStatus.ERROR
     link, reason = LinkStatus(port.link_status), port.link_status_reason
     if status.link_status != port_pb2.LINK_STATUS_UNSPECIFIED:
-        link = LinkStatus(port_pb2.LinkStatus.Name(status.link_status).removeprefix("LINK_STATUS_"))
+        link = LinkStatus(short_name(port_pb2.LinkStatus, status.link_status))
         reason = "" if link is LinkStatus.UP else status.link_status_reason
     elif attachment is None or unplugged:
         link, reason = LinkStatus.DOWN, REASON_NO_ATTACHMENT
@@ -265,10 +313,11 @@ async def _apply_port(tx: Tx, port: PortRow, status: rs.ResourceStatus) -> Outco
     port.create_confirmed, port.failed = facts.create_confirmed, facts.failed
     port.error_code, port.error_message = error_code, error_message
     port.link_status, port.link_status_reason = link.value, reason
-    port.status = new_status
     port.observed_generation = status.generation
-    if _port_fields(port) != before:
-        await tx.record(port, EventKind.MODIFIED)
+    # record_port derives the same status from the facts just written; new_status was
+    # worked out from them beforehand only to check the transition before writing.
+    if _port_fields(port) != before or port.status != new_status:
+        await record_port(tx, port, attachment)
         return Outcome.APPLIED
     return Outcome.APPLIED if changed else Outcome.IGNORED
 
@@ -287,25 +336,39 @@ async def _set_attachment(
     return True
 
 
-async def mark_backend_unavailable(tx: Tx, backend: str) -> int:
-    """Liveness is status (rule 5): every port of ``backend`` goes link DOWN; returns how many."""
-    ports = (
-        await tx.session.scalars(
-            select(PortRow).where(PortRow.backend == backend, PortRow.deleting.is_(False))
-        )
-    ).all()
-    marked = 0
-    for port in ports:
-        if (port.link_status, port.link_status_reason) == (
-            LinkStatus.DOWN.value,
-            REASON_BACKEND_UNAVAILABLE,
-        ):
-            continue
-        port.link_status, port.link_status_reason = (
-            LinkStatus.DOWN.value,
-            REASON_BACKEND_UNAVAILABLE,
-        )
-        port.status = port_status(port, await attachment_of(tx.session, port.id))
-        await tx.record(port, EventKind.MODIFIED)
-        marked += 1
+async def record_answer(
+    store: Store, entry_id: int, backend: str, status: rs.ResourceStatus | None
+) -> None:
+    """A dispatched change leaves the outbox, and the back-end's answer (``DONE`` with a
+    status, or a refusal turned into one) is applied, in one transaction; an entry that is
+    already gone (a resync replaced it) is not applied again."""
+    async with store.write() as tx:
+        if await tx.remove_outbox(entry_id) and status is not None:
+            await apply_status(tx, backend, status)
+
+
+async def mark_backend_unavailable(store: Store, backend: str) -> int:
+    """Liveness is status: every port of ``backend`` goes link DOWN; returns how many.
+
+    docs/status-model.md, "Liveness is status".
+    """
+    async with store.write() as tx:
+        ports = (
+            await tx.session.scalars(
+                select(PortRow).where(PortRow.backend == backend, PortRow.deleting.is_(False))
+            )
+        ).all()
+        marked = 0
+        for port in ports:
+            if (port.link_status, port.link_status_reason) == (
+                LinkStatus.DOWN.value,
+                REASON_BACKEND_UNAVAILABLE,
+            ):
+                continue
+            port.link_status, port.link_status_reason = (
+                LinkStatus.DOWN.value,
+                REASON_BACKEND_UNAVAILABLE,
+            )
+            await record_port(tx, port, await attachment_of(tx.session, port.id))
+            marked += 1
     return marked

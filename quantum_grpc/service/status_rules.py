@@ -1,7 +1,7 @@
 """Pure status rules: the values each status can take, the port derivation and readiness.
 
-No I/O here. The store calls these when it writes; tests call them directly. DESIGN.md §2
-is the source of every rule in this module.
+No I/O here. The store calls these when it writes; tests call them directly. Every rule in this
+module is stated in docs/status-model.md ("Port: derived", "Readiness", "Transitions").
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ObservedState(StrEnum):
 
 
 class Readiness(StrEnum):
-    """Server policy for changes to resources that are not yet ready (DESIGN §2 rule 6)."""
+    """Server policy for changes to resources not yet ready (docs/status-model.md, "Readiness")."""
 
     ACCEPT = "accept"
     REJECT = "reject"

@@ -1,7 +1,8 @@
 """One core per SQLite file: an exclusive lock on ``FILE.lock`` beside it, held while serving.
 
 Two cores on one file would each keep their own watch hub, dispatcher and revision cache,
-so clients would see two diverging services (docs/operations.md, "One core per database").
+so clients would see two diverging services (docs/operations.md, "One core per address
+and per database").
 The lock is ``flock`` on a sidecar file, not on the database itself (SQLite takes its own
 POSIX locks there, and closing any descriptor of a file drops a process's POSIX locks).
 ``flock`` belongs to the open file description, so a second core in the *same* process

@@ -146,7 +146,7 @@ class EventRow(Base):
 
 
 class OutboxRow(Base):
-    """A change recorded but not yet handed to its back-end (DESIGN §2 rules 1 and 2)."""
+    """A change recorded but not yet handed to its back-end (docs/architecture.md, "Outbox")."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -24,9 +24,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from quantum_api.enums import short_name
 from quantum_api.errors import InvalidArgument, StorageUnavailable
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
-from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
 from quantum_grpc.store.models import (
     AttachmentRow,
     EventRow,
@@ -62,19 +62,26 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _describe(row: Resource) -> tuple[ResourceKind, str, bytes]:
+# How a resource's event snapshot is encoded. The store keeps the bytes without knowing
+# their format; the server passes quantum_grpc.convert.snapshot_of (the API message).
+SnapshotEncoder = Callable[[Resource], bytes]
+
+
+def _locate(row: Resource) -> tuple[ResourceKind, str]:
+    """The kind of ``row`` and the network it belongs to (a network: itself)."""
     if isinstance(row, NetworkRow):
-        return ResourceKind.NETWORK, row.id, network_to_proto(row).SerializeToString()
+        return ResourceKind.NETWORK, row.id
     if isinstance(row, PortRow):
-        return ResourceKind.PORT, row.network_id, port_to_proto(row).SerializeToString()
-    return ResourceKind.ATTACHMENT, row.network_id, attachment_to_proto(row).SerializeToString()
+        return ResourceKind.PORT, row.network_id
+    return ResourceKind.ATTACHMENT, row.network_id
 
 
 class Tx:
     """One write transaction; see the module docstring."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, encode_snapshot: SnapshotEncoder) -> None:
         self.session = session
+        self._encode_snapshot = encode_snapshot
         self.head = 0
         self.outbox: list[OutboxRow] = []
 
@@ -102,7 +109,7 @@ class Tx:
             row.create_revision = revision
             row.created_at = stamp
             self.session.add(row)
-        resource_kind, network_id, snapshot = _describe(row)
+        resource_kind, network_id = _locate(row)
         self.session.add(
             EventRow(
                 revision=revision,
@@ -112,7 +119,7 @@ class Tx:
                 network_id=network_id,
                 event_kind=kind.value,
                 status=row.status,
-                snapshot=snapshot,
+                snapshot=self._encode_snapshot(row),
                 created_at=stamp,
             )
         )
@@ -128,13 +135,13 @@ class Tx:
         resource_id: str,
         request: backend_pb2.ApplyChangeRequest,
     ) -> OutboxRow:
-        """Record a change for the dispatcher; it is sent after commit (rule 1)."""
+        """Record a change for the dispatcher; it is sent after commit (docs/architecture.md)."""
         request.operation_id = request.operation_id or str(uuid.uuid4())
         entry = OutboxRow(
             operation_id=request.operation_id,
             backend=backend,
             shard_key=shard_key,
-            resource_kind=rs.ResourceKind.Name(request.kind).removeprefix("RESOURCE_KIND_"),
+            resource_kind=short_name(rs.ResourceKind, request.kind),
             resource_id=resource_id,
             generation=request.generation,
             request=request.SerializeToString(),
@@ -169,8 +176,11 @@ class Store:
     discarded with its connection, never left open on the server holding its locks.
     """
 
-    def __init__(self, engine: AsyncEngine, *, serialize_writes: bool) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, serialize_writes: bool, encode_snapshot: SnapshotEncoder
+    ) -> None:
         self.engine = engine
+        self._encode_snapshot = encode_snapshot
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._snapshot_sessions = async_sessionmaker(
             engine.execution_options(isolation_level="REPEATABLE READ"), expire_on_commit=False
@@ -275,7 +285,7 @@ class Store:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock)
             try:
-                tx = Tx(self.sessions())
+                tx = Tx(self.sessions(), self._encode_snapshot)
                 committed = functools.partial(self._notify, tx)
                 async with self._session(tx.session, commit=True, committed=committed) as session:
                     if self._write_lock is None:

@@ -10,23 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quantum_api.v1 import (
-    attachment_pb2,
-    network_pb2,
-    port_pb2,
-    watch_service_pb2 as pb,
-)
+from quantum_api.enums import short_name, value_of
+from quantum_api.v1 import watch_service_pb2 as pb
+from quantum_grpc.convert import resource_of_snapshot
 from quantum_grpc.store.models import EventRow
 
-_EVENT_TYPES = {
-    "ADDED": pb.EVENT_TYPE_ADDED,
-    "MODIFIED": pb.EVENT_TYPE_MODIFIED,
-    "DELETED": pb.EVENT_TYPE_DELETED,
-}
+# ResourceKind value -> the stored kind ("PORT"), for every kind but UNSPECIFIED.
 KINDS: dict[int, str] = {
-    pb.RESOURCE_KIND_NETWORK: "NETWORK",
-    pb.RESOURCE_KIND_PORT: "PORT",
-    pb.RESOURCE_KIND_ATTACHMENT: "ATTACHMENT",
+    value: short_name(pb.ResourceKind, value) for value in pb.ResourceKind.values() if value
 }
 
 
@@ -44,15 +35,6 @@ class LogEvent:
     event_type: int
     resource: pb.Resource = field(compare=False, repr=False)
     encoded: bytes = field(compare=False, repr=False)
-
-
-def resource_of(kind: str, snapshot: bytes) -> pb.Resource:
-    """The Resource wrapper around a stored snapshot."""
-    if kind == "NETWORK":
-        return pb.Resource(network=network_pb2.Network.FromString(snapshot))
-    if kind == "PORT":
-        return pb.Resource(port=port_pb2.Port.FromString(snapshot))
-    return pb.Resource(attachment=attachment_pb2.Attachment.FromString(snapshot))
 
 
 def make_event(
@@ -98,8 +80,8 @@ def from_row(row: EventRow) -> LogEvent:
         resource_id=row.resource_id,
         network_id=row.network_id,
         status=row.status,
-        event_type=_EVENT_TYPES[row.event_kind],
-        resource=resource_of(row.resource_kind, row.snapshot),
+        event_type=value_of(pb.EventType, row.event_kind),
+        resource=resource_of_snapshot(row.resource_kind, row.snapshot),
     )
 
 

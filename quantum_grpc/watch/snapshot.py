@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select
 
 from quantum_api.v1 import watch_service_pb2 as pb
-from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
+from quantum_grpc.convert import resource_of_row
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow, RevisionCounter
 from quantum_grpc.store.store import Store
 from quantum_grpc.watch.events import LogEvent, WatchFilter, make_event
 
-# kind -> (model, how a row becomes a Resource, the column holding its network id)
-KIND_TABLES: dict[str, tuple[Any, Callable[[Any], pb.Resource], str]] = {
-    "NETWORK": (NetworkRow, lambda row: pb.Resource(network=network_to_proto(row)), "id"),
-    "PORT": (PortRow, lambda row: pb.Resource(port=port_to_proto(row)), "network_id"),
-    "ATTACHMENT": (
-        AttachmentRow,
-        lambda row: pb.Resource(attachment=attachment_to_proto(row)),
-        "network_id",
-    ),
+# kind -> (model, the column holding its network id)
+KIND_TABLES: dict[str, tuple[Any, str]] = {
+    "NETWORK": (NetworkRow, "id"),
+    "PORT": (PortRow, "network_id"),
+    "ATTACHMENT": (AttachmentRow, "network_id"),
 }
 
 
 def _query(kind: str, watch_filter: WatchFilter) -> Any:
-    model, _, network_column = KIND_TABLES[kind]
+    model, network_column = KIND_TABLES[kind]
     query = select(model)
     if watch_filter.tenant_id is not None:
         query = query.where(model.tenant_id == watch_filter.tenant_id)
@@ -51,7 +46,7 @@ async def current_state(store: Store, watch_filter: WatchFilter) -> tuple[int, l
         counter = select(RevisionCounter.value).where(RevisionCounter.id == 1)
         head = int(await session.scalar(counter) or 0)
         for kind in sorted(kinds):
-            _, to_resource, network_column = KIND_TABLES[kind]
+            _, network_column = KIND_TABLES[kind]
             for row in (await session.scalars(_query(kind, watch_filter))).all():
                 events.append(
                     make_event(
@@ -62,7 +57,7 @@ async def current_state(store: Store, watch_filter: WatchFilter) -> tuple[int, l
                         network_id=getattr(row, network_column),
                         status=row.status,
                         event_type=pb.EVENT_TYPE_ADDED,
-                        resource=to_resource(row),
+                        resource=resource_of_row(row),
                     )
                 )
     events.sort(key=lambda e: e.revision)

@@ -7,13 +7,13 @@ import sys
 from typing import Any
 
 import grpc
-from quantum_plugins.common.health import BACKEND_SERVICE, add_health_servicer
-from quantum_plugins.sim import SimBackend, make_profile
 
 from quantum_api.plugin.v1 import backend_pb2_grpc
 from quantum_api.v1 import port_pb2
 from quantum_grpc import children
-from quantum_grpc.conformance.scenarios import SCENARIOS
+from quantum_plugins.common.health import BACKEND_SERVICE, add_health_servicer
+from quantum_plugins.conformance.scenarios import SCENARIOS
+from quantum_plugins.sim import SimBackend, make_profile
 
 
 async def _conformance(*args: str) -> tuple[int, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from quantum_grpc.conformance.runner import run_conformance
-from quantum_grpc.conformance.scenarios import SCENARIOS
+from quantum_plugins.conformance.runner import run_conformance
+from quantum_plugins.conformance.scenarios import SCENARIOS
 
 PROFILES = {
     "sync": {},

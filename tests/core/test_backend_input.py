@@ -18,9 +18,6 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from quantum_plugins.common.health import add_health_servicer
-from quantum_plugins.sim.backend import SimBackend
-from quantum_plugins.sim.profiles import make_profile
 from sqlalchemy import select
 
 from quantum_api.errors import InvalidArgument
@@ -46,6 +43,9 @@ from quantum_grpc.service.backend_input import (
     TRUNCATED,
 )
 from quantum_grpc.store.models import NetworkRow
+from quantum_plugins.common.health import add_health_servicer
+from quantum_plugins.sim.backend import SimBackend
+from quantum_plugins.sim.profiles import make_profile
 from tests.conftest import CoreFactory
 from tests.helpers import Api, eventually, rpc_error
 from tests.helpers.database import dump, log_events
@@ -134,7 +134,7 @@ async def _tenant_is_served(setup: Setup) -> None:
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
     assert not setup.app.store.failed_within(3600), "a write counted as a storage failure"
     api = setup.api
-    networks = await api.list_networks()
+    networks = [n async for n in api.list_networks()]
     for network in networks:
         await api.ports.ListPorts(
             port_service_pb2.ListPortsRequest(network_id=network.id, page_size=1000),

@@ -30,9 +30,6 @@ import pytest_asyncio
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
-from quantum_plugins.sim.backend import SimBackend
-from quantum_plugins.sim.profiles import make_profile
-from quantum_plugins.sim.server import build_sim_server
 from sqlalchemy import make_url
 
 from quantum_api.plugin.v1 import status_reporter_pb2 as reporter_pb
@@ -46,6 +43,9 @@ from quantum_api.v1 import (
 )
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.server import App, build_server
+from quantum_plugins.sim.backend import SimBackend
+from quantum_plugins.sim.profiles import make_profile
+from quantum_plugins.sim.server import build_sim_server
 from tests.helpers import Api, eventually, rpc_error
 from tests.helpers.database import dump, query
 from tests.helpers.postgres import pg_schema
@@ -1311,4 +1311,4 @@ async def test_limits_themselves_are_accepted(world: World) -> None:
             metadata=api.md,
         )
         seen.extend(n.id for n in walk.networks)
-    assert seen == [n.id for n in await api.list_networks()] and len(seen) == 4
+    assert seen == [n.id async for n in api.list_networks()] and len(seen) == 4

@@ -100,7 +100,9 @@ async def test_cancelled_calls_leave_no_session_idle_in_transaction(
         with counter_locked(database_url):
             writes = _start_writes(api, WRITERS)
             # A watch's snapshot and a list read alongside, cancelled the same way.
-            watch = api.watch.WatchStatus(watch_service_pb2.WatchStatusRequest(), metadata=api.md)
+            watch = api.stubs.watch.WatchStatus(
+                watch_service_pb2.WatchStatusRequest(), metadata=api.md
+            )
             lists = asyncio.ensure_future(
                 api.networks.ListNetworks(net_pb.ListNetworksRequest(), metadata=api.md)
             )
@@ -115,7 +117,7 @@ async def test_cancelled_calls_leave_no_session_idle_in_transaction(
         )
     after = await api.create_network("after")
     assert after.name == "after"
-    names = {n.name for n in await api.list_networks()}
+    names = {n.name async for n in api.list_networks()}
     assert {"before", "after"} <= names
     _check_log_matches_tables(database_url)
 

@@ -66,4 +66,4 @@ async def test_a_retry_is_recognised_after_the_resource_changed(stack_factory: A
         "request_id",
     ), reused
     assert net.id in reused.message
-    assert [n.id for n in await api.list_networks()] == [net.id]
+    assert [n.id async for n in api.list_networks()] == [net.id]

@@ -1,5 +1,5 @@
-"""Quantum's faults (DESIGN §2 rules 6 and 8), the readiness policy, idempotent retries
-and paging, against a real core and sim back-end.
+"""Quantum's faults (docs/status-model.md, "Error reasons"), the readiness policy,
+idempotent retries and paging, against a real core and sim back-end.
 
 Every refused call is checked for its code and ErrorInfo reason and for having changed
 nothing: the whole database (revision counter, event log, resources, outbox), what each
@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
-from quantum_api.errors import error_from_rpc
+from quantum_api.errors import QuantumError
 from quantum_api.v1 import (
     network_pb2,
     network_service_pb2 as net_pb,
@@ -141,7 +141,7 @@ async def test_a_port_with_nothing_plugged_has_no_attachment(world: World) -> No
     assert missing.reason == "PORT_NOT_FOUND"
 
 
-# --- readiness policy (rule 6) -----------------------------------------------------------
+# --- readiness policy (docs/status-model.md, "Readiness") --------------------------------
 
 
 def _not_ready(error: Any, resource_id: str) -> None:
@@ -263,8 +263,8 @@ async def test_changes_to_a_resource_being_deleted_are_refused(stack_factory) ->
     async def network_reason() -> str:
         try:
             await api.get_network(net.id)
-        except grpc.aio.AioRpcError as exc:
-            return error_from_rpc(exc).reason
+        except QuantumError as error:
+            return error.reason
         return "present"
 
     await eventually(network_reason, lambda reason: reason == "NETWORK_NOT_FOUND")

@@ -1,4 +1,7 @@
-"""Nothing is lost when either side dies (DESIGN §2 rules 2 and 5)."""
+"""Nothing is lost when either side dies.
+
+docs/architecture.md, "Outbox and dispatcher"; docs/status-model.md, "Liveness is status".
+"""
 
 from __future__ import annotations
 

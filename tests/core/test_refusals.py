@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from quantum_plugins.common.health import BACKEND_SERVICE, add_health_servicer
-from quantum_plugins.sim import SimBackend, make_profile
 
 from quantum_api.plugin.v1 import backend_pb2, backend_pb2_grpc
 from quantum_api.v1 import (
@@ -15,6 +13,8 @@ from quantum_api.v1 import (
     port_service_pb2 as port_pb,
 )
 from quantum_grpc.config import BackendTarget
+from quantum_plugins.common.health import BACKEND_SERVICE, add_health_servicer
+from quantum_plugins.sim import SimBackend, make_profile
 from tests.helpers import Api, eventually
 
 

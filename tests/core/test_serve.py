@@ -34,7 +34,7 @@ async def test_a_second_serve_on_the_same_address_fails_and_the_first_keeps_serv
     # Every call still reaches the first core's database, and only it.
     api = Api(channel_factory(first.address))
     created = [(await api.create_network(f"n{i}")).id for i in range(6)]
-    assert sorted(n.id for n in await api.list_networks()) == sorted(created)
+    assert sorted([n.id async for n in api.list_networks()]) == sorted(created)
 
 
 async def test_a_port_sharing_server_cannot_join_the_cores_port(cores: Cores) -> None:

@@ -52,7 +52,7 @@ def advertised_settings(address: str) -> dict[int, int]:
 
 
 async def _watch(api: Api, **kw: Any) -> Any:
-    stream = api.watch.WatchStatus(pb.WatchStatusRequest(), metadata=api.md, **kw)
+    stream = api.stubs.watch.WatchStatus(pb.WatchStatusRequest(), metadata=api.md, **kw)
     await stream.read()
     return stream
 
@@ -97,7 +97,7 @@ async def test_a_request_over_the_receive_limit_is_refused(cores: Cores, connect
     request = net_pb.CreateNetworkRequest(name="x" * 100_000)
     error = await rpc_error(api.networks.CreateNetwork(request, metadata=api.md))
     assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert await api.list_networks() == []  # and nothing was created
+    assert [n async for n in api.list_networks()] == []  # and nothing was created
     assert (await api.create_network("small")).name == "small"
 
 

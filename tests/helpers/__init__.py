@@ -1,4 +1,4 @@
-"""Shared test helpers: real cores and sim back-ends on loopback, and a thin API client."""
+"""Shared test helpers: real cores and sim back-ends on loopback, and the SDK client."""
 
 from __future__ import annotations
 
@@ -8,14 +8,45 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import grpc
 import pytest
 
-from quantum_grpc.conformance.client import Api, rpc_error
+from quantum_client import NO_RETRY, AsyncClient
+from quantum_plugins.conformance.client import rpc_error
 
 __all__ = ["IN_CI", "Api", "eventually", "need", "rpc_error"]
 
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class Api(AsyncClient):
+    """The SDK's AsyncClient as the tests build it: on a channel the test owns, with no
+    retries or deadlines of its own (a test sees each failure as it is), and the raw stubs
+    and metadata under the short names the tests use (``api.ports.GetPort(..., metadata=api.md)``).
+    """
+
+    def __init__(self, channel: grpc.aio.Channel, tenant: str = "tenant-a", admin: bool = False):
+        super().__init__(tenant=tenant, admin=admin, timeout=None, retry=NO_RETRY, channel=channel)
+        self.channel = channel
+        self.networks = self.stubs.networks
+        self.ports = self.stubs.ports
+        self.attachments = self.stubs.attachments
+        self.md = self.metadata
+
+    @property
+    def tenant(self) -> str:
+        """The caller's tenant."""
+        return self.settings.tenant
+
+    @property
+    def admin(self) -> bool:
+        """Whether it calls as an administrator."""
+        return self.settings.admin
+
+    def as_tenant(self, tenant: str, admin: bool = False) -> Api:
+        """The same channel, another caller."""
+        return Api(self.channel, tenant, admin)
 
 
 def need(condition: bool, reason: str) -> None:

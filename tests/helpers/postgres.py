@@ -1,4 +1,4 @@
-"""A throwaway schema in the PostgreSQL server the design names (127.0.0.1:5432, db test).
+"""A throwaway schema in the tests' PostgreSQL server (README: QUANTUM_TEST_PG_URL).
 
 Each schema is tagged with an ``application_name`` of its own, so teardown can tell which
 server sessions belong to it: any still open when the test is done is a leak (the core

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from quantum_grpc import children
 from tests.helpers.processes import free_port, start_command, wait_serving
 
 START_TIMEOUT = 30.0
@@ -57,13 +57,7 @@ class Cores:
 
     def close(self) -> None:
         for served in self._started:
-            if served.process.poll() is None:
-                served.process.send_signal(signal.SIGTERM)
-            try:
-                served.process.wait(15)
-            except subprocess.TimeoutExpired:
-                served.process.kill()
-                served.process.wait()
+            children.stop(served.process, timeout=15)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quantum_api.v1 import watch_service_pb2 as pb, watch_service_pb2_grpc
-from quantum_grpc.conformance.client import MARKERS, Follower
+from quantum_plugins.conformance.client import MARKERS, Follower
 from tests.helpers import Api
 from tests.helpers.database import log_events
 
@@ -11,7 +11,7 @@ __all__ = ["MARKERS", "Follower", "key", "log_events", "watch_stub"]
 
 
 def watch_stub(api: Api) -> watch_service_pb2_grpc.WatchServiceStub:
-    return api.watch
+    return api.stubs.watch
 
 
 def key(event: pb.WatchEvent) -> tuple[int, str, str]:

@@ -47,10 +47,11 @@ def lab() -> Iterator[Lab]:
         made.cleanup()
 
 
-def _python(module: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
+def quantum_grpc(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    """``quantum-grpc ARGS`` (the installed commands: `plugin linuxbridge`, `agent ...`)."""
     out = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, "-m", "quantum_grpc", *args],
         stdout=out,
         stderr=subprocess.STDOUT,
         cwd=REPO,
@@ -62,8 +63,8 @@ async def start_backend(lab: Lab, logs: Path, listen: str = "127.0.0.1:0") -> tu
     """Start a back-end subprocess on ``listen``; the process and its address once serving."""
     port_file = logs / "backend.port"
     port_file.unlink(missing_ok=True)
-    backend = _python(
-        "quantum_plugins.linuxbridge.backend_cli",
+    backend = quantum_grpc(
+        "plugin", "linuxbridge",
         "--listen", listen, "--port-file", str(port_file), "--grace-period", str(GRACE),
         log=logs / "backend.log",
     )  # fmt: skip
@@ -98,8 +99,8 @@ class Stack:
 
     def start_agent(self, host: str, netns: str) -> subprocess.Popen[bytes]:
         """Start (or restart) the agent of ``host``, wiring namespace ``netns``."""
-        agent = _python(
-            "quantum_plugins.linuxbridge.agent_cli",
+        agent = quantum_grpc(
+            "agent", "linuxbridge",
             "--host", host, "--netns", netns, "--backend", self.backend_address,
             "--heartbeat", str(HEARTBEAT),
             log=self.logs / f"agent-{host}.log",

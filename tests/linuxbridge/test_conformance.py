@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from quantum_grpc.conformance.runner import run_conformance
-from quantum_grpc.conformance.scenarios import SCENARIOS
+from quantum_plugins.conformance.runner import run_conformance
+from quantum_plugins.conformance.scenarios import SCENARIOS
 
-from .conftest import HEARTBEAT, _python, start_backend
+from .conftest import HEARTBEAT, quantum_grpc, start_backend
 from .lab import Lab, Vm
 
 
@@ -42,8 +42,8 @@ class LabInterfaces:
 async def test_linuxbridge_passes_every_scenario(lab: Lab, tmp_path: Path) -> None:
     hypervisor = lab.hypervisor("hv")
     _backend, address = await start_backend(lab, tmp_path)
-    agent = _python(
-        "quantum_plugins.linuxbridge.agent_cli",
+    agent = quantum_grpc(
+        "agent", "linuxbridge",
         "--host", "hv1", "--netns", hypervisor, "--backend", address, "--heartbeat", str(HEARTBEAT),
         log=tmp_path / "agent-hv1.log",
     )  # fmt: skip

@@ -12,13 +12,6 @@ import uuid
 from typing import Any
 
 import pytest
-from quantum_plugins.linuxbridge.names import (
-    REASON_ADMIN_DOWN,
-    REASON_AGENT_NOT_RUNNING,
-    REASON_INTERFACE_DOWN,
-    REASON_NOT_FOUND,
-    bridge_name,
-)
 
 from quantum_api.v1 import (
     network_service_pb2 as net_pb,
@@ -26,6 +19,13 @@ from quantum_api.v1 import (
     port_service_pb2 as port_pb,
 )
 from quantum_grpc.service.status_rules import REASON_BACKEND_UNAVAILABLE
+from quantum_plugins.linuxbridge.names import (
+    REASON_ADMIN_DOWN,
+    REASON_AGENT_NOT_RUNNING,
+    REASON_INTERFACE_DOWN,
+    REASON_NOT_FOUND,
+    bridge_name,
+)
 
 from .conftest import Stack
 from .lab import Lab, Vm

@@ -16,16 +16,6 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import descriptor_pool
-from quantum_plugins.linuxbridge import LinuxBridgeBackend, build_linuxbridge_server
-from quantum_plugins.linuxbridge.names import (
-    REASON_ADMIN_DOWN,
-    REASON_AGENT_NOT_RUNNING,
-    REASON_INTERFACE_DOWN,
-    REASON_NO_ATTACHMENT,
-    REASON_NOT_FOUND,
-    bridge_name,
-    tap_name,
-)
 
 from quantum_api.linuxbridge.v1 import (
     agent_service_pb2 as apb,
@@ -38,6 +28,16 @@ from quantum_api.plugin.v1 import (
     resource_status_pb2 as rs,
 )
 from quantum_api.v1 import port_pb2
+from quantum_plugins.linuxbridge import LinuxBridgeBackend, build_linuxbridge_server
+from quantum_plugins.linuxbridge.names import (
+    REASON_ADMIN_DOWN,
+    REASON_AGENT_NOT_RUNNING,
+    REASON_INTERFACE_DOWN,
+    REASON_NO_ATTACHMENT,
+    REASON_NOT_FOUND,
+    bridge_name,
+    tap_name,
+)
 from tests.plugins import ReportCollector
 
 NETWORK, PORT = rs.RESOURCE_KIND_NETWORK, rs.RESOURCE_KIND_PORT

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from quantum_plugins.common import StatusSender
 
 from quantum_api.plugin.v1 import resource_status_pb2
+from quantum_plugins.common import StatusSender
 from tests.helpers.database import query
 
 from . import ReportCollector

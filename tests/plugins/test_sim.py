@@ -16,7 +16,6 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from quantum_plugins.sim import SimBackend, build_sim_server, make_profile
 
 from quantum_api.plugin.v1 import (
     backend_pb2,
@@ -24,6 +23,7 @@ from quantum_api.plugin.v1 import (
     resource_status_pb2 as rs,
 )
 from quantum_api.v1 import port_pb2
+from quantum_plugins.sim import SimBackend, build_sim_server, make_profile
 
 from . import ReportCollector
 
@@ -436,7 +436,9 @@ async def test_cli_serves_until_sigterm_and_exits_cleanly(tmp_path: Path) -> Non
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "quantum_plugins.sim",
+        "quantum_grpc",
+        "plugin",
+        "sim",
         "--listen",
         "127.0.0.1:0",
         "--profile",

@@ -2,7 +2,7 @@
 
 The test plays the asynchronous back-end: every change the core records waits in the
 outbox until a rule delivers a report for it, in any order, possibly twice, possibly
-long after newer changes. After each step the invariants of DESIGN §2 must hold.
+long after newer changes. After each step the invariants of docs/status-model.md must hold.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from quantum_api.errors import QuantumError
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_api.v1 import attachment_pb2, network_pb2, port_pb2
 from quantum_grpc.config import BackendTarget, Settings
-from quantum_grpc.convert import attachment_to_proto, network_to_proto, port_to_proto
+from quantum_grpc.convert import (
+    attachment_to_proto,
+    network_to_proto,
+    port_to_proto,
+    snapshot_of,
+)
 from quantum_grpc.service import attachments, networks, ports
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.core import Core, port_status
@@ -63,7 +68,7 @@ class StatusMachine(RuleBasedStateMachine):
         shutil.copy(template(), self.folder / "db")
         url = f"sqlite:///{self.folder}/db"
         self.loop = asyncio.new_event_loop()
-        self.store = Store(create_engine(url), serialize_writes=True)
+        self.store = Store(create_engine(url), serialize_writes=True, encode_snapshot=snapshot_of)
         self.core = Core(
             self.store, Settings(database_url=url, backends=(BackendTarget("sim", "-"),))
         )

@@ -9,7 +9,8 @@ import time
 
 import grpc
 
-from quantum_api.v1 import port_service_pb2 as port_pb, watch_service_pb2 as pb
+from quantum_api.errors import QuantumError
+from quantum_api.v1 import watch_service_pb2 as pb
 from tests.helpers import Api
 from tests.helpers.database import query
 from tests.helpers.watch import MARKERS, Follower, key
@@ -58,14 +59,12 @@ async def _writer(api: Api, seed: int, stop_at: float, network_ids: list[str]) -
             else:
                 port = rng.choice([p for p in ports if p not in plugged] or ports)
                 if port not in plugged:
-                    await api.ports.DeletePort(
-                        port_pb.DeletePortRequest(port_id=port), metadata=api.md
-                    )
+                    await api.delete_port(port)
                     ports.remove(port)
-        except grpc.aio.AioRpcError as exc:
+        except QuantumError as error:
             # Racing our own asynchronous back-end is allowed to refuse (being deleted...).
-            assert exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND), (
-                exc
+            assert error.code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND), (
+                error
             )
         operations += 1
     return operations

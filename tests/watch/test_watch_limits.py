@@ -79,7 +79,7 @@ LIMIT = 3
 
 
 def _watch(api: Api) -> Any:
-    return api.watch.WatchStatus(pb.WatchStatusRequest(), metadata=api.md)
+    return api.stubs.watch.WatchStatus(pb.WatchStatusRequest(), metadata=api.md)
 
 
 def _wait(api: Api, network_id: str, timeout: float | None = None) -> Any:
@@ -88,7 +88,7 @@ def _wait(api: Api, network_id: str, timeout: float | None = None) -> Any:
         resource_id=network_id,
         network_statuses=[network_pb2.NETWORK_STATUS_ERROR],  # never happens here
     )
-    return api.watch.WaitForStatus(request, metadata=api.md, timeout=timeout)
+    return api.stubs.watch.WaitForStatus(request, metadata=api.md, timeout=timeout)
 
 
 async def _opened(api: Api) -> Any:

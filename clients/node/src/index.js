@@ -84,15 +84,21 @@ function target(url) {
 
 const lowerFirst = (name) => name[0].toLowerCase() + name.slice(1);
 
-/** "ACTIVE" or "PORT_STATUS_ACTIVE" (or a list of either) -> ["PORT_STATUS_ACTIVE"]. */
-function statusNames(kind, wanted) {
+/**
+ * "ACTIVE" or "PORT_STATUS_ACTIVE" (or a list of either, perhaps with "APPLIED") ->
+ * { statuses: ["PORT_STATUS_ACTIVE"], applied }. "APPLIED": the back-end applied the
+ * latest change (observed_generation === generation; networks and ports), see
+ * docs/status-model.md ("Observed generation").
+ */
+function waitGoal(kind, wanted) {
   const prefix = KINDS[kind].statusPrefix;
-  const list = Array.isArray(wanted) ? wanted : [wanted];
+  const list = (Array.isArray(wanted) ? wanted : [wanted]).map((s) => String(s).toUpperCase());
   if (list.length === 0) throw new TypeError('waitFor needs at least one status');
-  return list.map((s) => {
-    const name = String(s).toUpperCase();
-    return name.startsWith(prefix) ? name : prefix + name;
-  });
+  const applied = list.includes('APPLIED');
+  if (applied && kind === 'attachment') throw new TypeError('APPLIED is for networks and ports; wait for the port');
+  const statuses = list.filter((name) => name !== 'APPLIED')
+    .map((name) => (name.startsWith(prefix) ? name : prefix + name));
+  return { statuses, applied };
 }
 
 /** A google.protobuf.Timestamp as returned by this client -> Date (null when unset). */
@@ -375,7 +381,9 @@ export class QuantumClient {
    * A dropped stream is resumed from the last revision seen (see `watch`).
    *
    * @param {string} id the resource's UUID (for an attachment, its port's)
-   * @param {string|string[]} wanted "ACTIVE", "PORT_STATUS_ACTIVE", or a list of them
+   * @param {string|string[]} wanted "ACTIVE", "PORT_STATUS_ACTIVE", or a list of them;
+   *   "APPLIED" (alone: in any status but ERROR) also waits until the back-end applied the
+   *   latest change, observed_generation === generation (networks and ports)
    * @param {object} [options]
    * @param {number} [options.timeoutMs] default 60000; 0 or Infinity waits forever
    * @param {"port"|"network"|"attachment"} [options.kind] default "port"
@@ -386,7 +394,12 @@ export class QuantumClient {
    */
   async waitFor(id, wanted, { timeoutMs = 60_000, kind = 'port', signal, onUpdate, onReconnect } = {}) {
     if (!KINDS[kind]) throw new TypeError(`unknown kind ${kind}; one of ${Object.keys(KINDS)}`);
-    const statuses = statusNames(kind, wanted);
+    const { statuses, applied } = waitGoal(kind, wanted);
+    const errorStatus = `${KINDS[kind].statusPrefix}ERROR`;
+    const reached = (resource) =>
+      (statuses.length ? statuses.includes(resource.status) : resource.status !== errorStatus)
+      && (!applied || resource.observed_generation === resource.generation);
+    const label = [...(statuses.length ? [statuses.join(' or ')] : []), ...(applied ? ['APPLIED'] : [])].join(' and ');
     const noun = `${kind} ${id}`;
     const controller = new AbortController();
     const stop = () => controller.abort();
@@ -397,7 +410,7 @@ export class QuantumClient {
       if (!timeoutMs || timeoutMs === Infinity) return;
       timer = setTimeout(() => {
         const seen = last ? `; last status ${last.status}` : '';
-        reject(new QuantumError(`${noun} did not reach ${statuses.join(' or ')} within ${timeoutMs} ms${seen}`,
+        reject(new QuantumError(`${noun} did not reach ${label} within ${timeoutMs} ms${seen}`,
           { code: grpc.status.DEADLINE_EXCEEDED, reason: 'WAIT_TIMEOUT', domain: ERROR_DOMAIN,
             metadata: last ? { status: last.status } : {} }));
       }, timeoutMs);
@@ -430,8 +443,8 @@ export class QuantumClient {
           throw new QuantumError(`${noun} was deleted while waiting`, { code: grpc.status.NOT_FOUND,
             reason: 'RESOURCE_DELETED', domain: ERROR_DOMAIN, metadata: { revision: String(event.revision) } });
         }
-        if (statuses.includes(resource.status)) return resource;
-        if (resource.status === `${KINDS[kind].statusPrefix}ERROR`) {
+        if (reached(resource)) return resource;
+        if (resource.status === errorStatus && !statuses.includes(errorStatus)) {
           const backendError = { code: resource.error?.code ?? '', message: resource.error?.message ?? '' };
           throw new QuantumError(`${noun} went to ERROR: ${backendError.code}: ${backendError.message}`, {
             code: grpc.status.FAILED_PRECONDITION,

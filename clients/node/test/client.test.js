@@ -218,6 +218,17 @@ describe('watch and waitFor', () => {
     assert.deepEqual(revisions, [...revisions].sort((a, b) => a - b));
   });
 
+  test('waitFor APPLIED returns once the back-end applied a change made without waiting', async () => {
+    const { network } = await client.createNetwork({ name: 'applied' });
+    const { port } = await client.createPort({ network_id: network.id });
+    const { port: changed } = await client.updatePort({ port_id: port.id, admin_state_up: false });
+    assert.equal(changed.generation, port.generation + 1);
+    const applied = await client.waitFor(port.id, 'APPLIED', { timeoutMs: 20_000 });
+    assert.equal(applied.generation, changed.generation);
+    assert.equal(applied.observed_generation, applied.generation);
+    assert.equal(applied.admin_state_up, false);
+  });
+
   test('waitFor rejects on timeout with DEADLINE_EXCEEDED WAIT_TIMEOUT', async () => {
     const { network } = await client.createNetwork({ name: 'unplugged' });
     const { port } = await client.createPort({ network_id: network.id });

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
+from asyncio import sleep
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import grpc
 
 from quantum_api.errors import QuantumError, WaitTimeout, error_from_rpc
 from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
-    attachment_service_pb2_grpc,
     network_service_pb2 as net_pb,
-    network_service_pb2_grpc,
     port_service_pb2 as port_pb,
-    port_service_pb2_grpc,
     watch_service_pb2 as watch_pb,
-    watch_service_pb2_grpc,
 )
 from quantum_client import _requests as rq
 from quantum_client._settings import CHANNEL_OPTIONS, RetryPolicy, Settings
+from quantum_client._stubs import Stubs
 from quantum_client._watching import Cursor, OnRetry, OnUpdate, StreamEnd, Waiter, wait_spec
 from quantum_client.resources import KindLike, StatusLike, resource_of
 from quantum_client.types import (
@@ -41,6 +39,8 @@ from quantum_client.types import (
 __all__ = ["AsyncClient"]
 
 DEFAULT_TIMEOUT = 30.0
+# wait_for(resource, ...) returns a resource of the kind it was given.
+ResourceT = TypeVar("ResourceT", Network, Port, Attachment)
 
 
 class AsyncClient:
@@ -89,10 +89,13 @@ class AsyncClient:
         self._channel = channel or grpc.aio.insecure_channel(
             self.settings.target, options=CHANNEL_OPTIONS
         )
-        self._networks = network_service_pb2_grpc.NetworkServiceStub(self._channel)
-        self._ports = port_service_pb2_grpc.PortServiceStub(self._channel)
-        self._attachments = attachment_service_pb2_grpc.AttachmentServiceStub(self._channel)
-        self._watch = watch_service_pb2_grpc.WatchServiceStub(self._channel)
+        # The raw per-service stubs, for callers that need the protos as they are.
+        self.stubs = Stubs(self._channel)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The call metadata naming the caller, for calls made on :attr:`stubs`."""
+        return self.settings.metadata
 
     async def close(self) -> None:
         """Close the channel (unless it was passed in)."""
@@ -125,7 +128,7 @@ class AsyncClient:
                     or failures >= self.retry.max_attempts
                 ):
                     raise error from exc
-            await asyncio.sleep(self.retry.backoff(failures))
+            await sleep(self.retry.backoff(failures))
 
     async def _pages(
         self, method: Callable[..., Any], request: Any, field: str
@@ -147,17 +150,16 @@ class AsyncClient:
         on_retry: OnRetry | None = None,
         on_start: Callable[[int], object] | None = None,
     ) -> AsyncGenerator[WatchEvent, None]:
-        loop = asyncio.get_running_loop()
         while True:
             request = cursor.request(base)
             remaining = None
             if deadline is not None:
-                remaining = deadline - loop.time()
+                remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WaitTimeout("the deadline passed")
             if on_start is not None:
                 on_start(request.start_revision)
-            call = self._watch.WatchStatus(
+            call = self.stubs.watch.WatchStatus(
                 request, metadata=self.settings.metadata, timeout=remaining
             )
             end = StreamEnd()
@@ -172,10 +174,10 @@ class AsyncClient:
                 call.cancel()
             pause = cursor.cut(end)
             if deadline is not None:
-                pause = max(0.0, min(pause, deadline - loop.time()))
+                pause = max(0.0, min(pause, deadline - time.monotonic()))
             if on_retry is not None:
                 on_retry(end.error, pause)
-            await asyncio.sleep(pause)
+            await sleep(pause)
 
     # -- networks ----------------------------------------------------------------------
     async def create_network(self, name: str, *, request_id: str | None = None) -> Network:
@@ -190,7 +192,7 @@ class AsyncClient:
         """
         request = rq.create_network(name, request_id)
         response: net_pb.CreateNetworkResponse = await self._unary(
-            self._networks.CreateNetwork, request, idempotent=True
+            self.stubs.networks.CreateNetwork, request, idempotent=True
         )
         return response.network
 
@@ -198,7 +200,7 @@ class AsyncClient:
         """One network with its current status."""
         request = net_pb.GetNetworkRequest(network_id=network_id)
         response: net_pb.GetNetworkResponse = await self._unary(
-            self._networks.GetNetwork, request, idempotent=True
+            self.stubs.networks.GetNetwork, request, idempotent=True
         )
         return response.network
 
@@ -213,7 +215,7 @@ class AsyncClient:
             page_size: Networks per page; 0 lets the server choose.
         """
         request = rq.list_networks(name, status, page_size)
-        return self._pages(self._networks.ListNetworks, request, "networks")
+        return self._pages(self.stubs.networks.ListNetworks, request, "networks")
 
     async def update_network(
         self, network_id: str, *, name: str | None = None, expected_revision: int = 0
@@ -221,7 +223,7 @@ class AsyncClient:
         """Change a network's name; ``expected_revision`` makes it a compare-and-swap."""
         request = rq.update_network(network_id, name, expected_revision)
         response: net_pb.UpdateNetworkResponse = await self._unary(
-            self._networks.UpdateNetwork, request, idempotent=False
+            self.stubs.networks.UpdateNetwork, request, idempotent=False
         )
         return response.network
 
@@ -238,7 +240,7 @@ class AsyncClient:
             network_id=network_id, expected_revision=expected_revision
         )
         response: DeleteNetworkResponse = await self._unary(
-            self._networks.DeleteNetwork, request, idempotent=False
+            self.stubs.networks.DeleteNetwork, request, idempotent=False
         )
         return response
 
@@ -263,7 +265,7 @@ class AsyncClient:
         """
         request = rq.create_port(network_id, admin_state_up, qos, require_ready, request_id)
         response: port_pb.CreatePortResponse = await self._unary(
-            self._ports.CreatePort, request, idempotent=True
+            self.stubs.ports.CreatePort, request, idempotent=True
         )
         return response.port
 
@@ -271,7 +273,7 @@ class AsyncClient:
         """One port with its derived status."""
         request = port_pb.GetPortRequest(port_id=port_id)
         response: port_pb.GetPortResponse = await self._unary(
-            self._ports.GetPort, request, idempotent=True
+            self.stubs.ports.GetPort, request, idempotent=True
         )
         return response.port
 
@@ -280,7 +282,7 @@ class AsyncClient:
     ) -> AsyncIterator[Port]:
         """The ports of a network (or of the whole tenant), oldest first, page by page."""
         request = rq.list_ports(network_id, status, page_size)
-        return self._pages(self._ports.ListPorts, request, "ports")
+        return self._pages(self.stubs.ports.ListPorts, request, "ports")
 
     async def update_port(
         self,
@@ -294,7 +296,7 @@ class AsyncClient:
         """Change a port's administrative state or QoS (a rate of 0 removes the limit)."""
         request = rq.update_port(port_id, admin_state_up, qos, expected_revision, require_ready)
         response: port_pb.UpdatePortResponse = await self._unary(
-            self._ports.UpdatePort, request, idempotent=False
+            self.stubs.ports.UpdatePort, request, idempotent=False
         )
         return response.port
 
@@ -302,7 +304,7 @@ class AsyncClient:
         """Delete a port without an attachment; see :meth:`delete_network` for ``deleted``."""
         request = port_pb.DeletePortRequest(port_id=port_id, expected_revision=expected_revision)
         response: DeletePortResponse = await self._unary(
-            self._ports.DeletePort, request, idempotent=False
+            self.stubs.ports.DeletePort, request, idempotent=False
         )
         return response
 
@@ -311,7 +313,7 @@ class AsyncClient:
         """The attachment of a port (ATTACHMENT_NOT_FOUND when nothing is plugged)."""
         request = att_pb.GetAttachmentRequest(port_id=port_id)
         response: att_pb.GetAttachmentResponse = await self._unary(
-            self._attachments.GetAttachment, request, idempotent=True
+            self.stubs.attachments.GetAttachment, request, idempotent=True
         )
         return response.attachment
 
@@ -333,7 +335,7 @@ class AsyncClient:
         """
         request = rq.plug(port_id, interface_id, expected_revision, require_ready)
         response: PlugAttachmentResponse = await self._unary(
-            self._attachments.PlugAttachment, request, idempotent=expected_revision == 0
+            self.stubs.attachments.PlugAttachment, request, idempotent=expected_revision == 0
         )
         return response
 
@@ -343,7 +345,7 @@ class AsyncClient:
             port_id=port_id, expected_revision=expected_revision
         )
         response: UnplugAttachmentResponse = await self._unary(
-            self._attachments.UnplugAttachment, request, idempotent=False
+            self.stubs.attachments.UnplugAttachment, request, idempotent=False
         )
         return response
 
@@ -391,7 +393,8 @@ class AsyncClient:
         self, kind: KindLike, resource_id: str, statuses: StatusLike, *, timeout: float = 60.0
     ) -> AnyResource:
         """The server-side wait (the WaitForStatus RPC); see :meth:`wait_for` for one that
-        also survives a server restart.
+        also survives a server restart. ``statuses`` may name ``"APPLIED"`` as
+        :meth:`wait_for`'s may (the request's condition WAIT_CONDITION_APPLIED).
 
         Raises:
             ResourceFailed: the resource went to ERROR.
@@ -400,7 +403,7 @@ class AsyncClient:
         """
         request = rq.wait_for_status(kind, resource_id, statuses)
         try:
-            response: watch_pb.WaitForStatusResponse = await self._watch.WaitForStatus(
+            response: watch_pb.WaitForStatusResponse = await self.stubs.watch.WaitForStatus(
                 request, metadata=self.settings.metadata, timeout=timeout
             )
         except grpc.RpcError as exc:
@@ -418,36 +421,14 @@ class AsyncClient:
     @overload
     async def wait_for(
         self,
-        target: Port,
+        target: ResourceT,
         statuses: StatusLike,
         /,
         *,
         timeout: float = ...,
         on_update: OnUpdate | None = ...,
         on_retry: OnRetry | None = ...,
-    ) -> Port: ...
-    @overload
-    async def wait_for(
-        self,
-        target: Network,
-        statuses: StatusLike,
-        /,
-        *,
-        timeout: float = ...,
-        on_update: OnUpdate | None = ...,
-        on_retry: OnRetry | None = ...,
-    ) -> Network: ...
-    @overload
-    async def wait_for(
-        self,
-        target: Attachment,
-        statuses: StatusLike,
-        /,
-        *,
-        timeout: float = ...,
-        on_update: OnUpdate | None = ...,
-        on_retry: OnRetry | None = ...,
-    ) -> Attachment: ...
+    ) -> ResourceT: ...
     @overload
     async def wait_for(
         self,
@@ -483,7 +464,10 @@ class AsyncClient:
         """Wait until a resource is in one of ``statuses``, over WatchStatus.
 
         ``wait_for(port, "ACTIVE", timeout=60)`` or
-        ``wait_for("port", port_id, ["ACTIVE", "DOWN"], timeout=60)``. A dropped stream
+        ``wait_for("port", port_id, ["ACTIVE", "DOWN"], timeout=60)``. ``"APPLIED"`` among
+        the statuses also waits until the back-end applied the latest change
+        (``observed_generation == generation``; networks and ports): alone, in any status
+        but ERROR, so ``wait_for(port, "APPLIED")`` after a QoS change. A dropped stream
         (a server restart, a proxy's cut: see :func:`quantum_client.resumable`) is resumed
         from the last revision received, with backoff, until ``timeout``; a compacted
         revision is answered by a fresh list.
@@ -509,7 +493,7 @@ class AsyncClient:
         events = self._stream(
             waiter.spec.watch_request(),
             cursor,
-            deadline=asyncio.get_running_loop().time() + timeout,
+            deadline=time.monotonic() + timeout,
             on_retry=on_retry,
             on_start=waiter.stream_started,
         )

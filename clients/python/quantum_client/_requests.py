@@ -13,7 +13,7 @@ from quantum_api.v1 import (
     port_service_pb2 as port_pb,
     watch_service_pb2 as watch_pb,
 )
-from quantum_client.resources import KindLike, StatusLike, parse_kind, parse_statuses
+from quantum_client.resources import KindLike, StatusLike, parse_kind, parse_statuses, parse_wait
 from quantum_client.types import QosPolicy, ResourceKind
 
 _STATUS_FIELDS: dict[int, str] = {
@@ -148,8 +148,11 @@ def watch(
 def wait_for_status(
     kind: KindLike, resource_id: str, statuses: StatusLike
 ) -> watch_pb.WaitForStatusRequest:
-    """A WaitForStatusRequest for the server-side wait."""
+    """A WaitForStatusRequest for the server-side wait (``"APPLIED"`` sets its condition)."""
     value = parse_kind(kind)
+    wanted, applied = parse_wait(value, statuses)
     request = watch_pb.WaitForStatusRequest(kind=value, resource_id=resource_id)  # type: ignore[arg-type]
-    getattr(request, _STATUS_FIELDS[value]).extend(sorted(parse_statuses(value, statuses)))
+    getattr(request, _STATUS_FIELDS[value]).extend(sorted(wanted))
+    if applied:
+        request.condition = watch_pb.WAIT_CONDITION_APPLIED
     return request

@@ -1,27 +1,26 @@
+# Generated from _aio.py by scripts/gen_sync_client.py: edit _aio.py, then run it.
 """The blocking client."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
+from time import sleep
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import grpc
 
 from quantum_api.errors import QuantumError, WaitTimeout, error_from_rpc
 from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
-    attachment_service_pb2_grpc,
     network_service_pb2 as net_pb,
-    network_service_pb2_grpc,
     port_service_pb2 as port_pb,
-    port_service_pb2_grpc,
     watch_service_pb2 as watch_pb,
-    watch_service_pb2_grpc,
 )
 from quantum_client import _requests as rq
 from quantum_client._settings import CHANNEL_OPTIONS, RetryPolicy, Settings
+from quantum_client._stubs import Stubs
 from quantum_client._watching import Cursor, OnRetry, OnUpdate, StreamEnd, Waiter, wait_spec
 from quantum_client.resources import KindLike, StatusLike, resource_of
 from quantum_client.types import (
@@ -41,6 +40,8 @@ from quantum_client.types import (
 __all__ = ["Client"]
 
 DEFAULT_TIMEOUT = 30.0
+# wait_for(resource, ...) returns a resource of the kind it was given.
+ResourceT = TypeVar("ResourceT", Network, Port, Attachment)
 
 
 class Client:
@@ -89,10 +90,13 @@ class Client:
         self._channel = channel or grpc.insecure_channel(
             self.settings.target, options=CHANNEL_OPTIONS
         )
-        self._networks = network_service_pb2_grpc.NetworkServiceStub(self._channel)
-        self._ports = port_service_pb2_grpc.PortServiceStub(self._channel)
-        self._attachments = attachment_service_pb2_grpc.AttachmentServiceStub(self._channel)
-        self._watch = watch_service_pb2_grpc.WatchServiceStub(self._channel)
+        # The raw per-service stubs, for callers that need the protos as they are.
+        self.stubs = Stubs(self._channel)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The call metadata naming the caller, for calls made on :attr:`stubs`."""
+        return self.settings.metadata
 
     def close(self) -> None:
         """Close the channel (unless it was passed in)."""
@@ -125,7 +129,7 @@ class Client:
                     or failures >= self.retry.max_attempts
                 ):
                     raise error from exc
-            time.sleep(self.retry.backoff(failures))
+            sleep(self.retry.backoff(failures))
 
     def _pages(self, method: Callable[..., Any], request: Any, field: str) -> Iterator[Any]:
         while True:
@@ -153,7 +157,7 @@ class Client:
                     raise WaitTimeout("the deadline passed")
             if on_start is not None:
                 on_start(request.start_revision)
-            call = self._watch.WatchStatus(
+            call = self.stubs.watch.WatchStatus(
                 request, metadata=self.settings.metadata, timeout=remaining
             )
             end = StreamEnd()
@@ -171,7 +175,7 @@ class Client:
                 pause = max(0.0, min(pause, deadline - time.monotonic()))
             if on_retry is not None:
                 on_retry(end.error, pause)
-            time.sleep(pause)
+            sleep(pause)
 
     # -- networks ----------------------------------------------------------------------
     def create_network(self, name: str, *, request_id: str | None = None) -> Network:
@@ -186,7 +190,7 @@ class Client:
         """
         request = rq.create_network(name, request_id)
         response: net_pb.CreateNetworkResponse = self._unary(
-            self._networks.CreateNetwork, request, idempotent=True
+            self.stubs.networks.CreateNetwork, request, idempotent=True
         )
         return response.network
 
@@ -194,7 +198,7 @@ class Client:
         """One network with its current status."""
         request = net_pb.GetNetworkRequest(network_id=network_id)
         response: net_pb.GetNetworkResponse = self._unary(
-            self._networks.GetNetwork, request, idempotent=True
+            self.stubs.networks.GetNetwork, request, idempotent=True
         )
         return response.network
 
@@ -209,7 +213,7 @@ class Client:
             page_size: Networks per page; 0 lets the server choose.
         """
         request = rq.list_networks(name, status, page_size)
-        return self._pages(self._networks.ListNetworks, request, "networks")
+        return self._pages(self.stubs.networks.ListNetworks, request, "networks")
 
     def update_network(
         self, network_id: str, *, name: str | None = None, expected_revision: int = 0
@@ -217,7 +221,7 @@ class Client:
         """Change a network's name; ``expected_revision`` makes it a compare-and-swap."""
         request = rq.update_network(network_id, name, expected_revision)
         response: net_pb.UpdateNetworkResponse = self._unary(
-            self._networks.UpdateNetwork, request, idempotent=False
+            self.stubs.networks.UpdateNetwork, request, idempotent=False
         )
         return response.network
 
@@ -234,7 +238,7 @@ class Client:
             network_id=network_id, expected_revision=expected_revision
         )
         response: DeleteNetworkResponse = self._unary(
-            self._networks.DeleteNetwork, request, idempotent=False
+            self.stubs.networks.DeleteNetwork, request, idempotent=False
         )
         return response
 
@@ -259,7 +263,7 @@ class Client:
         """
         request = rq.create_port(network_id, admin_state_up, qos, require_ready, request_id)
         response: port_pb.CreatePortResponse = self._unary(
-            self._ports.CreatePort, request, idempotent=True
+            self.stubs.ports.CreatePort, request, idempotent=True
         )
         return response.port
 
@@ -267,7 +271,7 @@ class Client:
         """One port with its derived status."""
         request = port_pb.GetPortRequest(port_id=port_id)
         response: port_pb.GetPortResponse = self._unary(
-            self._ports.GetPort, request, idempotent=True
+            self.stubs.ports.GetPort, request, idempotent=True
         )
         return response.port
 
@@ -276,7 +280,7 @@ class Client:
     ) -> Iterator[Port]:
         """The ports of a network (or of the whole tenant), oldest first, page by page."""
         request = rq.list_ports(network_id, status, page_size)
-        return self._pages(self._ports.ListPorts, request, "ports")
+        return self._pages(self.stubs.ports.ListPorts, request, "ports")
 
     def update_port(
         self,
@@ -290,7 +294,7 @@ class Client:
         """Change a port's administrative state or QoS (a rate of 0 removes the limit)."""
         request = rq.update_port(port_id, admin_state_up, qos, expected_revision, require_ready)
         response: port_pb.UpdatePortResponse = self._unary(
-            self._ports.UpdatePort, request, idempotent=False
+            self.stubs.ports.UpdatePort, request, idempotent=False
         )
         return response.port
 
@@ -298,7 +302,7 @@ class Client:
         """Delete a port without an attachment; see :meth:`delete_network` for ``deleted``."""
         request = port_pb.DeletePortRequest(port_id=port_id, expected_revision=expected_revision)
         response: DeletePortResponse = self._unary(
-            self._ports.DeletePort, request, idempotent=False
+            self.stubs.ports.DeletePort, request, idempotent=False
         )
         return response
 
@@ -307,7 +311,7 @@ class Client:
         """The attachment of a port (ATTACHMENT_NOT_FOUND when nothing is plugged)."""
         request = att_pb.GetAttachmentRequest(port_id=port_id)
         response: att_pb.GetAttachmentResponse = self._unary(
-            self._attachments.GetAttachment, request, idempotent=True
+            self.stubs.attachments.GetAttachment, request, idempotent=True
         )
         return response.attachment
 
@@ -329,7 +333,7 @@ class Client:
         """
         request = rq.plug(port_id, interface_id, expected_revision, require_ready)
         response: PlugAttachmentResponse = self._unary(
-            self._attachments.PlugAttachment, request, idempotent=expected_revision == 0
+            self.stubs.attachments.PlugAttachment, request, idempotent=expected_revision == 0
         )
         return response
 
@@ -339,7 +343,7 @@ class Client:
             port_id=port_id, expected_revision=expected_revision
         )
         response: UnplugAttachmentResponse = self._unary(
-            self._attachments.UnplugAttachment, request, idempotent=False
+            self.stubs.attachments.UnplugAttachment, request, idempotent=False
         )
         return response
 
@@ -386,7 +390,8 @@ class Client:
         self, kind: KindLike, resource_id: str, statuses: StatusLike, *, timeout: float = 60.0
     ) -> AnyResource:
         """The server-side wait (the WaitForStatus RPC); see :meth:`wait_for` for one that
-        also survives a server restart.
+        also survives a server restart. ``statuses`` may name ``"APPLIED"`` as
+        :meth:`wait_for`'s may (the request's condition WAIT_CONDITION_APPLIED).
 
         Raises:
             ResourceFailed: the resource went to ERROR.
@@ -395,7 +400,7 @@ class Client:
         """
         request = rq.wait_for_status(kind, resource_id, statuses)
         try:
-            response: watch_pb.WaitForStatusResponse = self._watch.WaitForStatus(
+            response: watch_pb.WaitForStatusResponse = self.stubs.watch.WaitForStatus(
                 request, metadata=self.settings.metadata, timeout=timeout
             )
         except grpc.RpcError as exc:
@@ -413,36 +418,14 @@ class Client:
     @overload
     def wait_for(
         self,
-        target: Port,
+        target: ResourceT,
         statuses: StatusLike,
         /,
         *,
         timeout: float = ...,
         on_update: OnUpdate | None = ...,
         on_retry: OnRetry | None = ...,
-    ) -> Port: ...
-    @overload
-    def wait_for(
-        self,
-        target: Network,
-        statuses: StatusLike,
-        /,
-        *,
-        timeout: float = ...,
-        on_update: OnUpdate | None = ...,
-        on_retry: OnRetry | None = ...,
-    ) -> Network: ...
-    @overload
-    def wait_for(
-        self,
-        target: Attachment,
-        statuses: StatusLike,
-        /,
-        *,
-        timeout: float = ...,
-        on_update: OnUpdate | None = ...,
-        on_retry: OnRetry | None = ...,
-    ) -> Attachment: ...
+    ) -> ResourceT: ...
     @overload
     def wait_for(
         self,
@@ -478,7 +461,10 @@ class Client:
         """Wait until a resource is in one of ``statuses``, over WatchStatus.
 
         ``wait_for(port, "ACTIVE", timeout=60)`` or
-        ``wait_for("port", port_id, ["ACTIVE", "DOWN"], timeout=60)``. A dropped stream
+        ``wait_for("port", port_id, ["ACTIVE", "DOWN"], timeout=60)``. ``"APPLIED"`` among
+        the statuses also waits until the back-end applied the latest change
+        (``observed_generation == generation``; networks and ports): alone, in any status
+        but ERROR, so ``wait_for(port, "APPLIED")`` after a QoS change. A dropped stream
         (a server restart, a proxy's cut: see :func:`quantum_client.resumable`) is resumed
         from the last revision received, with backoff, until ``timeout``; a compacted
         revision is answered by a fresh list.

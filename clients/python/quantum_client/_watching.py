@@ -30,10 +30,11 @@ from quantum_client.resources import (
     KindLike,
     enum_label,
     error_status,
+    is_applied,
     kind_label,
     kind_of,
     parse_kind,
-    parse_statuses,
+    parse_wait,
     resource_of,
     status_enum,
     status_label,
@@ -167,11 +168,13 @@ class Cursor:
 
 @dataclass(frozen=True)
 class WaitSpec:
-    """What ``wait_for`` waits for: one resource, some statuses."""
+    """What ``wait_for`` waits for: one resource, some statuses (empty: any but ERROR), and
+    with ``applied`` its latest change confirmed by the back-end."""
 
     kind: int
     resource_id: str
     wanted: frozenset[int]
+    applied: bool = False
 
     @property
     def noun(self) -> str:
@@ -183,9 +186,23 @@ class WaitSpec:
         return WatchStatusRequest(kinds=[self.kind], resource_ids=[self.resource_id])  # type: ignore[list-item]
 
     def wanted_label(self) -> str:
-        """``"ACTIVE or DOWN"``."""
+        """``"ACTIVE or DOWN"``, ``"APPLIED"`` or ``"ACTIVE and APPLIED"``."""
         wrapper = status_enum(self.kind)
-        return " or ".join(sorted(enum_label(wrapper, s) for s in self.wanted))
+        statuses = " or ".join(sorted(enum_label(wrapper, s) for s in self.wanted))
+        if not self.applied:
+            return statuses
+        return f"{statuses} and APPLIED" if statuses else "APPLIED"
+
+    def reached(self, resource: AnyResource) -> bool:
+        """Whether ``resource`` is what the wait waits for."""
+        status = status_of(resource)
+        in_status = status in self.wanted if self.wanted else status != error_status(self.kind)
+        return in_status and (not self.applied or is_applied(resource))
+
+    @property
+    def fails_on_error(self) -> bool:
+        """ERROR ends the wait with ResourceFailed unless it is wanted."""
+        return error_status(self.kind) not in self.wanted
 
 
 def wait_spec(target: AnyResource | KindLike, spec: tuple[Any, ...]) -> WaitSpec:
@@ -203,7 +220,8 @@ def wait_spec(target: AnyResource | KindLike, spec: tuple[Any, ...]) -> WaitSpec
             raise TypeError("wait_for(resource, statuses, timeout=...)")
         kind, statuses = kind_of(target), spec[0]
         resource_id = target.port_id if isinstance(target, Attachment) else target.id
-    return WaitSpec(kind, resource_id, parse_statuses(kind, statuses))
+    wanted, applied = parse_wait(kind, statuses)
+    return WaitSpec(kind, resource_id, wanted, applied)
 
 
 class Waiter:
@@ -250,10 +268,9 @@ class Waiter:
                 f"{self.spec.noun} was deleted while waiting",
                 metadata={"revision": str(event.revision)},
             )
-        status = status_of(resource)
-        if status in self.spec.wanted:
+        if self.spec.reached(resource):
             return resource
-        if status == error_status(self.spec.kind):
+        if status_of(resource) == error_status(self.spec.kind) and self.spec.fails_on_error:
             error = resource.error
             raise ResourceFailed(
                 f"{self.spec.noun} went to ERROR: {error.code}: {error.message}",

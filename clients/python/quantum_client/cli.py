@@ -19,6 +19,7 @@ from quantum_client import _render
 from quantum_client._settings import RetryPolicy, Settings
 from quantum_client._sync import Client
 from quantum_client.resources import (
+    APPLIED,
     KIND_NAMES,
     is_marker,
     kind_label,
@@ -27,7 +28,7 @@ from quantum_client.resources import (
     resource_of,
     status_label,
 )
-from quantum_client.types import AnyResource, Port, QosPolicy
+from quantum_client.types import AnyResource, Attachment, Port, QosPolicy
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -97,6 +98,7 @@ VERBS: dict[str, tuple[str, list[str]]] = {
         [
             "quantum wait PORT_ID --for ACTIVE --timeout 60",
             "quantum wait NET_ID --kind network --for AVAILABLE",
+            "quantum wait PORT_ID --for applied  # until the back-end applied the last change",
         ],
     ),
 }
@@ -240,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wait.add_argument(
         "--for", dest="statuses", action="append", metavar="STATUS",
-        help="wanted status, repeatable or comma-separated "
-        "(default ACTIVE for ports, AVAILABLE otherwise)",
+        help="wanted status, repeatable or comma-separated, or 'applied': the back-end "
+        "applied the latest change (default ACTIVE for ports, AVAILABLE otherwise)",
     )  # fmt: skip
     wait.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     _backoff_option(wait)
@@ -396,6 +398,7 @@ def _wait(client: Client, args: argparse.Namespace, out: _render.Output) -> int:
     wanted = [s for item in (args.statuses or [DEFAULT_WAIT_STATUS[kind]]) for s in item.split(",")]
     wanted = [s.strip() for s in wanted if s.strip()]
     noun = f"{kind} {args.resource_id}"
+    applied = any(s.upper() == APPLIED for s in wanted)
     status = out.console.status(f"waiting for {noun}…", spinner="dots")
 
     def on_update(resource: AnyResource) -> None:
@@ -404,6 +407,8 @@ def _wait(client: Client, args: argparse.Namespace, out: _render.Output) -> int:
             extra = f", link {link_label(resource)}"
             if resource.link_status_reason:
                 extra += f" ({resource.link_status_reason})"
+        if applied and not isinstance(resource, Attachment):
+            extra += f", generation {resource.observed_generation}/{resource.generation} applied"
         status.update(f"{noun}: {status_label(resource)}{extra} — waiting for {'/'.join(wanted)}")
 
     reconnects = Reconnects()
@@ -429,7 +434,10 @@ def _wait(client: Client, args: argparse.Namespace, out: _render.Output) -> int:
             on_update=on_update,
             on_retry=on_retry,
         )
-    out.console.print(f"{noun} is {_render.styled(status_label(found)).markup}")
+    done = ""
+    if applied and not isinstance(found, Attachment):
+        done = f" (generation {found.generation} applied)"
+    out.console.print(f"{noun} is {_render.styled(status_label(found)).markup}{done}")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
+from quantum_api.enums import enum_prefix, short_name
 from quantum_api.errors import InvalidArgument
 from quantum_client.types import (
     AnyResource,
@@ -27,18 +28,21 @@ from quantum_client.types import (
 )
 
 __all__ = [
+    "APPLIED",
     "KIND_NAMES",
     "KindLike",
     "StatusLike",
     "enum_label",
     "error_status",
     "event_label",
+    "is_applied",
     "is_marker",
     "kind_label",
     "kind_of",
     "link_label",
     "parse_kind",
     "parse_statuses",
+    "parse_wait",
     "resource_of",
     "status_enum",
     "status_label",
@@ -66,14 +70,10 @@ _STATUS_ENUMS: dict[int, EnumTypeWrapper] = {
 }
 
 
-def _prefix(wrapper: EnumTypeWrapper) -> str:
-    return wrapper.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
-
-
 def enum_label(wrapper: EnumTypeWrapper, value: int) -> str:
     """The short name of an enum value: ``PORT_STATUS_ACTIVE`` → ``ACTIVE``."""
     try:
-        return wrapper.Name(value).removeprefix(_prefix(wrapper))
+        return short_name(wrapper, value)
     except ValueError:
         return str(value)
 
@@ -85,7 +85,7 @@ def parse_kind(kind: KindLike) -> int:
         InvalidArgument: for an unknown or unspecified kind.
     """
     if isinstance(kind, str):
-        name = kind.strip().upper().removeprefix("RESOURCE_KIND_")
+        name = kind.strip().upper().removeprefix(enum_prefix(ResourceKind))
         for value, label in KIND_NAMES.items():
             if label.upper() == name:
                 return value
@@ -117,7 +117,7 @@ def parse_statuses(kind: int, statuses: StatusLike) -> frozenset[int]:
         InvalidArgument: for an empty set, or a status the kind does not have.
     """
     wrapper = _STATUS_ENUMS[kind]
-    prefix = _prefix(wrapper)
+    prefix = enum_prefix(wrapper)
     items: Iterable[int | str] = [statuses] if isinstance(statuses, int | str) else list(statuses)
     found: set[int] = set()
     for item in items:
@@ -139,6 +139,45 @@ def parse_statuses(kind: int, statuses: StatusLike) -> frozenset[int]:
     return frozenset(found)
 
 
+#: What ``wait_for`` accepts besides statuses: the back-end confirmed the resource's latest
+#: change (``observed_generation == generation``; networks and ports only).
+APPLIED = "APPLIED"
+
+
+def _is_applied_word(item: int | str) -> bool:
+    return isinstance(item, str) and item.strip().upper() == APPLIED
+
+
+def parse_wait(kind: int, statuses: StatusLike) -> tuple[frozenset[int], bool]:
+    """What a wait names: its statuses, and whether it also waits for ``APPLIED``.
+
+    ``"APPLIED"`` alone waits for any status but ERROR; with statuses, for both.
+
+    Raises:
+        InvalidArgument: nothing named, a status the kind does not have, or ``APPLIED``
+            for an attachment (wait for its port instead).
+    """
+    items: list[int | str] = [statuses] if isinstance(statuses, int | str) else list(statuses)
+    rest = [item for item in items if not _is_applied_word(item)]
+    applied = len(rest) < len(items)
+    if applied and kind not in (
+        ResourceKind.RESOURCE_KIND_NETWORK,
+        ResourceKind.RESOURCE_KIND_PORT,
+    ):
+        raise InvalidArgument(
+            f"{APPLIED} is for networks and ports, not {kind_label(kind)}s; wait for the port",
+            field="statuses",
+        )
+    return (parse_statuses(kind, rest) if rest or not applied else frozenset()), applied
+
+
+def is_applied(resource: AnyResource) -> bool:
+    """Whether the back-end confirmed the resource's latest change (never for attachments)."""
+    if isinstance(resource, Attachment):
+        return False
+    return resource.observed_generation == resource.generation
+
+
 def status_enum(kind: int) -> EnumTypeWrapper:
     """The status enum of a kind: ``PortStatus`` for ports."""
     return _STATUS_ENUMS[kind]
@@ -147,7 +186,7 @@ def status_enum(kind: int) -> EnumTypeWrapper:
 def error_status(kind: int) -> int:
     """The ERROR value of the kind's status enum."""
     wrapper = _STATUS_ENUMS[kind]
-    return int(wrapper.Value(_prefix(wrapper) + "ERROR"))
+    return int(wrapper.Value(enum_prefix(wrapper) + "ERROR"))
 
 
 def status_of(resource: AnyResource) -> int:

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quantum_api.v1 import backend_error_pb2 as quantum_dot_v1_dot_backend__error__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18quantum/v1/network.proto\x12\nquantum.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1equantum/v1/backend_error.proto\"\xdd\x02\n\x07Network\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x19.quantum.v1.NetworkStatusB\x04\xe2\x41\x01\x03\x12-\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.quantum.v1.BackendErrorB\x04\xe2\x41\x01\x03\x12\x16\n\x08revision\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x65leting\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x62\x61\x63kend\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\x88\x01\n\rNetworkStatus\x12\x1e\n\x1aNETWORK_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bNETWORK_STATUS_PROVISIONING\x10\x01\x12\x1c\n\x18NETWORK_STATUS_AVAILABLE\x10\x02\x12\x18\n\x14NETWORK_STATUS_ERROR\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18quantum/v1/network.proto\x12\nquantum.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1equantum/v1/backend_error.proto\"\x9a\x03\n\x07Network\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x19.quantum.v1.NetworkStatusB\x04\xe2\x41\x01\x03\x12-\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.quantum.v1.BackendErrorB\x04\xe2\x41\x01\x03\x12\x16\n\x08revision\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x65leting\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x62\x61\x63kend\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\ngeneration\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03\x12!\n\x13observed_generation\x18\x0c \x01(\x03\x42\x04\xe2\x41\x01\x03*\x88\x01\n\rNetworkStatus\x12\x1e\n\x1aNETWORK_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bNETWORK_STATUS_PROVISIONING\x10\x01\x12\x1c\n\x18NETWORK_STATUS_AVAILABLE\x10\x02\x12\x18\n\x14NETWORK_STATUS_ERROR\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,8 +54,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NETWORK'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_NETWORK'].fields_by_name['update_time']._loaded_options = None
   _globals['_NETWORK'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
-  _globals['_NETWORKSTATUS']._serialized_start=491
-  _globals['_NETWORKSTATUS']._serialized_end=627
+  _globals['_NETWORK'].fields_by_name['generation']._loaded_options = None
+  _globals['_NETWORK'].fields_by_name['generation']._serialized_options = b'\342A\001\003'
+  _globals['_NETWORK'].fields_by_name['observed_generation']._loaded_options = None
+  _globals['_NETWORK'].fields_by_name['observed_generation']._serialized_options = b'\342A\001\003'
+  _globals['_NETWORKSTATUS']._serialized_start=552
+  _globals['_NETWORKSTATUS']._serialized_end=688
   _globals['_NETWORK']._serialized_start=139
-  _globals['_NETWORK']._serialized_end=488
+  _globals['_NETWORK']._serialized_end=549
 # @@protoc_insertion_point(module_scope)

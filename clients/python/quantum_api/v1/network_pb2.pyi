@@ -23,7 +23,7 @@ NETWORK_STATUS_AVAILABLE: NetworkStatus
 NETWORK_STATUS_ERROR: NetworkStatus
 
 class Network(_message.Message):
-    __slots__ = ("id", "tenant_id", "name", "status", "error", "revision", "deleting", "backend", "create_time", "update_time")
+    __slots__ = ("id", "tenant_id", "name", "status", "error", "revision", "deleting", "backend", "create_time", "update_time", "generation", "observed_generation")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,8 @@ class Network(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_GENERATION_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     name: str
@@ -44,4 +46,6 @@ class Network(_message.Message):
     backend: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., status: _Optional[_Union[NetworkStatus, str]] = ..., error: _Optional[_Union[_backend_error_pb2.BackendError, _Mapping]] = ..., revision: _Optional[int] = ..., deleting: _Optional[bool] = ..., backend: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    generation: int
+    observed_generation: int
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., status: _Optional[_Union[NetworkStatus, str]] = ..., error: _Optional[_Union[_backend_error_pb2.BackendError, _Mapping]] = ..., revision: _Optional[int] = ..., deleting: _Optional[bool] = ..., backend: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., generation: _Optional[int] = ..., observed_generation: _Optional[int] = ...) -> None: ...

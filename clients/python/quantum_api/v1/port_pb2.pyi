@@ -44,7 +44,7 @@ class QosPolicy(_message.Message):
     def __init__(self, rate_kbps: _Optional[int] = ..., burst_kbytes: _Optional[int] = ...) -> None: ...
 
 class Port(_message.Message):
-    __slots__ = ("id", "tenant_id", "network_id", "admin_state_up", "qos", "status", "link_status", "link_status_reason", "error", "interface_id", "revision", "deleting", "create_time", "update_time")
+    __slots__ = ("id", "tenant_id", "network_id", "admin_state_up", "qos", "status", "link_status", "link_status_reason", "error", "interface_id", "revision", "deleting", "create_time", "update_time", "generation", "observed_generation")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,8 @@ class Port(_message.Message):
     DELETING_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_GENERATION_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     network_id: str
@@ -73,4 +75,6 @@ class Port(_message.Message):
     deleting: bool
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., network_id: _Optional[str] = ..., admin_state_up: _Optional[bool] = ..., qos: _Optional[_Union[QosPolicy, _Mapping]] = ..., status: _Optional[_Union[PortStatus, str]] = ..., link_status: _Optional[_Union[LinkStatus, str]] = ..., link_status_reason: _Optional[str] = ..., error: _Optional[_Union[_backend_error_pb2.BackendError, _Mapping]] = ..., interface_id: _Optional[str] = ..., revision: _Optional[int] = ..., deleting: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    generation: int
+    observed_generation: int
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., network_id: _Optional[str] = ..., admin_state_up: _Optional[bool] = ..., qos: _Optional[_Union[QosPolicy, _Mapping]] = ..., status: _Optional[_Union[PortStatus, str]] = ..., link_status: _Optional[_Union[LinkStatus, str]] = ..., link_status_reason: _Optional[str] = ..., error: _Optional[_Union[_backend_error_pb2.BackendError, _Mapping]] = ..., interface_id: _Optional[str] = ..., revision: _Optional[int] = ..., deleting: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., generation: _Optional[int] = ..., observed_generation: _Optional[int] = ...) -> None: ...

@@ -29,7 +29,7 @@ from quantum_api.v1 import network_pb2 as quantum_dot_v1_dot_network__pb2
 from quantum_api.v1 import port_pb2 as quantum_dot_v1_dot_port__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1equantum/v1/watch_service.proto\x12\nquantum.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bquantum/v1/attachment.proto\x1a\x18quantum/v1/network.proto\x1a\x15quantum/v1/port.proto\"\x8a\x01\n\x08Resource\x12&\n\x07network\x18\x01 \x01(\x0b\x32\x13.quantum.v1.NetworkH\x00\x12 \n\x04port\x18\x02 \x01(\x0b\x32\x10.quantum.v1.PortH\x00\x12,\n\nattachment\x18\x03 \x01(\x0b\x32\x16.quantum.v1.AttachmentH\x00\x42\x06\n\x04kind\"k\n\nWatchEvent\x12#\n\x04type\x18\x01 \x01(\x0e\x32\x15.quantum.v1.EventType\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12&\n\x08resource\x18\x03 \x01(\x0b\x32\x14.quantum.v1.Resource\"\xe1\x02\n\x12WatchStatusRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x05kinds\x18\x02 \x03(\x0e\x32\x18.quantum.v1.ResourceKindB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cresource_ids\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nnetwork_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x39\n\x10network_statuses\x18\x05 \x03(\x0e\x32\x19.quantum.v1.NetworkStatusB\x04\xe2\x41\x01\x01\x12\x33\n\rport_statuses\x18\x06 \x03(\x0e\x32\x16.quantum.v1.PortStatusB\x04\xe2\x41\x01\x01\x12?\n\x13\x61ttachment_statuses\x18\x07 \x03(\x0e\x32\x1c.quantum.v1.AttachmentStatusB\x04\xe2\x41\x01\x01\x12\x1c\n\x0estart_revision\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x01\"=\n\x13WatchStatusResponse\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.quantum.v1.WatchEvent\"\xa9\x02\n\x14WaitForStatusRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x18.quantum.v1.ResourceKindB\x04\xe2\x41\x01\x02\x12\x19\n\x0bresource_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x10network_statuses\x18\x04 \x03(\x0e\x32\x19.quantum.v1.NetworkStatusB\x04\xe2\x41\x01\x01\x12\x33\n\rport_statuses\x18\x05 \x03(\x0e\x32\x16.quantum.v1.PortStatusB\x04\xe2\x41\x01\x01\x12?\n\x13\x61ttachment_statuses\x18\x06 \x03(\x0e\x32\x1c.quantum.v1.AttachmentStatusB\x04\xe2\x41\x01\x01\"Q\n\x15WaitForStatusResponse\x12&\n\x08resource\x18\x01 \x01(\x0b\x32\x14.quantum.v1.Resource\x12\x10\n\x08revision\x18\x02 \x01(\x03*~\n\x0cResourceKind\x12\x1d\n\x19RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15RESOURCE_KIND_NETWORK\x10\x01\x12\x16\n\x12RESOURCE_KIND_PORT\x10\x02\x12\x1c\n\x18RESOURCE_KIND_ATTACHMENT\x10\x03*\x9e\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x45VENT_TYPE_ADDED\x10\x01\x12\x17\n\x13\x45VENT_TYPE_MODIFIED\x10\x02\x12\x16\n\x12\x45VENT_TYPE_DELETED\x10\x03\x12\x15\n\x11\x45VENT_TYPE_SYNCED\x10\x04\x12\x17\n\x13\x45VENT_TYPE_PROGRESS\x10\x05\x32\x86\x02\n\x0cWatchService\x12w\n\x0bWatchStatus\x12\x1e.quantum.v1.WatchStatusRequest\x1a\x1f.quantum.v1.WatchStatusResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/watch0\x01\x12}\n\rWaitForStatus\x12 .quantum.v1.WaitForStatusRequest\x1a!.quantum.v1.WaitForStatusResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/tenants/{tenant_id}/wait:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1equantum/v1/watch_service.proto\x12\nquantum.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bquantum/v1/attachment.proto\x1a\x18quantum/v1/network.proto\x1a\x15quantum/v1/port.proto\"\x8a\x01\n\x08Resource\x12&\n\x07network\x18\x01 \x01(\x0b\x32\x13.quantum.v1.NetworkH\x00\x12 \n\x04port\x18\x02 \x01(\x0b\x32\x10.quantum.v1.PortH\x00\x12,\n\nattachment\x18\x03 \x01(\x0b\x32\x16.quantum.v1.AttachmentH\x00\x42\x06\n\x04kind\"k\n\nWatchEvent\x12#\n\x04type\x18\x01 \x01(\x0e\x32\x15.quantum.v1.EventType\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12&\n\x08resource\x18\x03 \x01(\x0b\x32\x14.quantum.v1.Resource\"\xe1\x02\n\x12WatchStatusRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x05kinds\x18\x02 \x03(\x0e\x32\x18.quantum.v1.ResourceKindB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cresource_ids\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nnetwork_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x39\n\x10network_statuses\x18\x05 \x03(\x0e\x32\x19.quantum.v1.NetworkStatusB\x04\xe2\x41\x01\x01\x12\x33\n\rport_statuses\x18\x06 \x03(\x0e\x32\x16.quantum.v1.PortStatusB\x04\xe2\x41\x01\x01\x12?\n\x13\x61ttachment_statuses\x18\x07 \x03(\x0e\x32\x1c.quantum.v1.AttachmentStatusB\x04\xe2\x41\x01\x01\x12\x1c\n\x0estart_revision\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x01\"=\n\x13WatchStatusResponse\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.quantum.v1.WatchEvent\"\xdd\x02\n\x14WaitForStatusRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x18.quantum.v1.ResourceKindB\x04\xe2\x41\x01\x02\x12\x19\n\x0bresource_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x10network_statuses\x18\x04 \x03(\x0e\x32\x19.quantum.v1.NetworkStatusB\x04\xe2\x41\x01\x01\x12\x33\n\rport_statuses\x18\x05 \x03(\x0e\x32\x16.quantum.v1.PortStatusB\x04\xe2\x41\x01\x01\x12?\n\x13\x61ttachment_statuses\x18\x06 \x03(\x0e\x32\x1c.quantum.v1.AttachmentStatusB\x04\xe2\x41\x01\x01\x12\x32\n\tcondition\x18\x07 \x01(\x0e\x32\x19.quantum.v1.WaitConditionB\x04\xe2\x41\x01\x01\"Q\n\x15WaitForStatusResponse\x12&\n\x08resource\x18\x01 \x01(\x0b\x32\x14.quantum.v1.Resource\x12\x10\n\x08revision\x18\x02 \x01(\x03*~\n\x0cResourceKind\x12\x1d\n\x19RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15RESOURCE_KIND_NETWORK\x10\x01\x12\x16\n\x12RESOURCE_KIND_PORT\x10\x02\x12\x1c\n\x18RESOURCE_KIND_ATTACHMENT\x10\x03*K\n\rWaitCondition\x12\x1e\n\x1aWAIT_CONDITION_UNSPECIFIED\x10\x00\x12\x1a\n\x16WAIT_CONDITION_APPLIED\x10\x01*\x9e\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x45VENT_TYPE_ADDED\x10\x01\x12\x17\n\x13\x45VENT_TYPE_MODIFIED\x10\x02\x12\x16\n\x12\x45VENT_TYPE_DELETED\x10\x03\x12\x15\n\x11\x45VENT_TYPE_SYNCED\x10\x04\x12\x17\n\x13\x45VENT_TYPE_PROGRESS\x10\x05\x32\x86\x02\n\x0cWatchService\x12w\n\x0bWatchStatus\x12\x1e.quantum.v1.WatchStatusRequest\x1a\x1f.quantum.v1.WatchStatusResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/watch0\x01\x12}\n\rWaitForStatus\x12 .quantum.v1.WaitForStatusRequest\x1a!.quantum.v1.WaitForStatusResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/tenants/{tenant_id}/wait:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,14 +64,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WAITFORSTATUSREQUEST'].fields_by_name['port_statuses']._serialized_options = b'\342A\001\001'
   _globals['_WAITFORSTATUSREQUEST'].fields_by_name['attachment_statuses']._loaded_options = None
   _globals['_WAITFORSTATUSREQUEST'].fields_by_name['attachment_statuses']._serialized_options = b'\342A\001\001'
+  _globals['_WAITFORSTATUSREQUEST'].fields_by_name['condition']._loaded_options = None
+  _globals['_WAITFORSTATUSREQUEST'].fields_by_name['condition']._serialized_options = b'\342A\001\001'
   _globals['_WATCHSERVICE'].methods_by_name['WatchStatus']._loaded_options = None
   _globals['_WATCHSERVICE'].methods_by_name['WatchStatus']._serialized_options = b'\202\323\344\223\002\037\022\035/v1/tenants/{tenant_id}/watch'
   _globals['_WATCHSERVICE'].methods_by_name['WaitForStatus']._loaded_options = None
   _globals['_WATCHSERVICE'].methods_by_name['WaitForStatus']._serialized_options = b'\202\323\344\223\002!\"\034/v1/tenants/{tenant_id}/wait:\001*'
-  _globals['_RESOURCEKIND']._serialized_start=1239
-  _globals['_RESOURCEKIND']._serialized_end=1365
-  _globals['_EVENTTYPE']._serialized_start=1368
-  _globals['_EVENTTYPE']._serialized_end=1526
+  _globals['_RESOURCEKIND']._serialized_start=1291
+  _globals['_RESOURCEKIND']._serialized_end=1417
+  _globals['_WAITCONDITION']._serialized_start=1419
+  _globals['_WAITCONDITION']._serialized_end=1494
+  _globals['_EVENTTYPE']._serialized_start=1497
+  _globals['_EVENTTYPE']._serialized_end=1655
   _globals['_RESOURCE']._serialized_start=188
   _globals['_RESOURCE']._serialized_end=326
   _globals['_WATCHEVENT']._serialized_start=328
@@ -81,9 +85,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHSTATUSRESPONSE']._serialized_start=793
   _globals['_WATCHSTATUSRESPONSE']._serialized_end=854
   _globals['_WAITFORSTATUSREQUEST']._serialized_start=857
-  _globals['_WAITFORSTATUSREQUEST']._serialized_end=1154
-  _globals['_WAITFORSTATUSRESPONSE']._serialized_start=1156
-  _globals['_WAITFORSTATUSRESPONSE']._serialized_end=1237
-  _globals['_WATCHSERVICE']._serialized_start=1529
-  _globals['_WATCHSERVICE']._serialized_end=1791
+  _globals['_WAITFORSTATUSREQUEST']._serialized_end=1206
+  _globals['_WAITFORSTATUSRESPONSE']._serialized_start=1208
+  _globals['_WAITFORSTATUSRESPONSE']._serialized_end=1289
+  _globals['_WATCHSERVICE']._serialized_start=1658
+  _globals['_WATCHSERVICE']._serialized_end=1920
 # @@protoc_insertion_point(module_scope)

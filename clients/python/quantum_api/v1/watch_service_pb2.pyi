@@ -19,6 +19,11 @@ class ResourceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RESOURCE_KIND_PORT: _ClassVar[ResourceKind]
     RESOURCE_KIND_ATTACHMENT: _ClassVar[ResourceKind]
 
+class WaitCondition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WAIT_CONDITION_UNSPECIFIED: _ClassVar[WaitCondition]
+    WAIT_CONDITION_APPLIED: _ClassVar[WaitCondition]
+
 class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
@@ -31,6 +36,8 @@ RESOURCE_KIND_UNSPECIFIED: ResourceKind
 RESOURCE_KIND_NETWORK: ResourceKind
 RESOURCE_KIND_PORT: ResourceKind
 RESOURCE_KIND_ATTACHMENT: ResourceKind
+WAIT_CONDITION_UNSPECIFIED: WaitCondition
+WAIT_CONDITION_APPLIED: WaitCondition
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_ADDED: EventType
 EVENT_TYPE_MODIFIED: EventType
@@ -85,20 +92,22 @@ class WatchStatusResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[WatchEvent, _Mapping]]] = ...) -> None: ...
 
 class WaitForStatusRequest(_message.Message):
-    __slots__ = ("tenant_id", "kind", "resource_id", "network_statuses", "port_statuses", "attachment_statuses")
+    __slots__ = ("tenant_id", "kind", "resource_id", "network_statuses", "port_statuses", "attachment_statuses", "condition")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_STATUSES_FIELD_NUMBER: _ClassVar[int]
     PORT_STATUSES_FIELD_NUMBER: _ClassVar[int]
     ATTACHMENT_STATUSES_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     kind: ResourceKind
     resource_id: str
     network_statuses: _containers.RepeatedScalarFieldContainer[_network_pb2.NetworkStatus]
     port_statuses: _containers.RepeatedScalarFieldContainer[_port_pb2.PortStatus]
     attachment_statuses: _containers.RepeatedScalarFieldContainer[_attachment_pb2.AttachmentStatus]
-    def __init__(self, tenant_id: _Optional[str] = ..., kind: _Optional[_Union[ResourceKind, str]] = ..., resource_id: _Optional[str] = ..., network_statuses: _Optional[_Iterable[_Union[_network_pb2.NetworkStatus, str]]] = ..., port_statuses: _Optional[_Iterable[_Union[_port_pb2.PortStatus, str]]] = ..., attachment_statuses: _Optional[_Iterable[_Union[_attachment_pb2.AttachmentStatus, str]]] = ...) -> None: ...
+    condition: WaitCondition
+    def __init__(self, tenant_id: _Optional[str] = ..., kind: _Optional[_Union[ResourceKind, str]] = ..., resource_id: _Optional[str] = ..., network_statuses: _Optional[_Iterable[_Union[_network_pb2.NetworkStatus, str]]] = ..., port_statuses: _Optional[_Iterable[_Union[_port_pb2.PortStatus, str]]] = ..., attachment_statuses: _Optional[_Iterable[_Union[_attachment_pb2.AttachmentStatus, str]]] = ..., condition: _Optional[_Union[WaitCondition, str]] = ...) -> None: ...
 
 class WaitForStatusResponse(_message.Message):
     __slots__ = ("resource", "revision")

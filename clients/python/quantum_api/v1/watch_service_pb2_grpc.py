@@ -73,9 +73,11 @@ class WatchServiceServicer:
 
     def WaitForStatus(self, request, context):
         """WaitForStatus returns once a resource reaches one of the wanted statuses (at once if
-        it already has). It fails with FAILED_PRECONDITION (reason RESOURCE_FAILED, with the
-        back-end's error) if the resource goes to ERROR instead, NOT_FOUND if it is deleted,
-        and DEADLINE_EXCEEDED when the call's deadline passes.
+        it already has) and, with `condition` WAIT_CONDITION_APPLIED, once the back-end has
+        confirmed its latest change (`observed_generation` equals `generation`). It fails with
+        FAILED_PRECONDITION (reason RESOURCE_FAILED, with the back-end's error) if the resource
+        goes to ERROR instead, NOT_FOUND if it is deleted, and DEADLINE_EXCEEDED when the
+        call's deadline passes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -9,16 +9,17 @@ model's transitions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 
-from quantum_api.v1 import attachment_pb2, network_pb2, port_pb2
-from quantum_grpc.conformance.checks import expect_error, wait_gone, wait_status, watched
-from quantum_grpc.conformance.client import Api
+from quantum_api.v1 import attachment_pb2, network_pb2, port_pb2, watch_service_pb2 as watch_pb
+from quantum_client.resources import APPLIED
 from quantum_grpc.service.status_rules import Readiness
+from quantum_plugins.conformance.checks import expect_error, wait_gone, wait_status, watched
+from quantum_plugins.conformance.client import Api
 
 AVAILABLE = network_pb2.NETWORK_STATUS_AVAILABLE
 ACTIVE, DOWN = port_pb2.PORT_STATUS_ACTIVE, port_pb2.PORT_STATUS_DOWN
@@ -104,7 +105,7 @@ async def network_lifecycle(ctx: Context) -> None:
     async with watched(ctx.api):
         net = await ctx.network()
         assert net.status == AVAILABLE and not net.HasField("error")
-        assert any(n.id == net.id for n in await ctx.api.list_networks())
+        assert net.id in [n.id async for n in ctx.api.list_networks()]
         renamed = await ctx.api.update_network(net.id, name="renamed")
         assert renamed.name == "renamed"
         done = await wait_status(ctx.api, "network", net.id, AVAILABLE, timeout=ctx.timeout)
@@ -169,6 +170,51 @@ async def qos_change(ctx: Context) -> None:
         assert not cleared.HasField("qos")
         await wait_status(ctx.api, "port", port.id, ACTIVE, timeout=ctx.timeout)
     await ctx.remove(net.id, {port.id: interface})
+
+
+async def changes_are_applied(ctx: Context) -> None:
+    """Every change is confirmed: ``observed_generation`` catches up with ``generation``
+    for a network and for a port's QoS and admin-state changes, and never goes back."""
+    net = await ctx.network()
+    net = await _applied(ctx, "network", net.id)
+    assert net.observed_generation == net.generation >= 1
+    async with watched(ctx.api, net.id) as follower:
+        port, interface = await ctx.active_port(net.id)
+        changes: list[dict[str, Any]] = [
+            {"qos": port_pb2.QosPolicy(rate_kbps=3000)},
+            {"admin_state_up": False},
+            {"admin_state_up": True},
+        ]
+        for change in changes:
+            changed = await ctx.api.update_port(port.id, **change)
+            assert changed.generation > port.generation
+            port = await _applied(ctx, "port", port.id)
+            assert port.observed_generation == port.generation == changed.generation
+    _check_observed_never_goes_back(follower.events)
+    await ctx.remove(net.id, {port.id: interface})
+
+
+async def _applied(ctx: Context, kind: str, resource_id: str) -> Any:
+    """WaitForStatus until the back-end confirmed the resource's latest change."""
+    return await ctx.api.wait_for_status(kind, resource_id, APPLIED, timeout=ctx.timeout)
+
+
+def _check_observed_never_goes_back(events: Sequence[watch_pb.WatchEvent]) -> None:
+    seen: dict[str, int] = {}
+    for event in events:
+        kind = event.resource.WhichOneof("kind")
+        if kind not in ("network", "port"):
+            continue
+        resource = getattr(event.resource, kind)
+        assert resource.observed_generation <= resource.generation, (
+            f"{kind} {resource.id} observed generation {resource.observed_generation} is "
+            f"ahead of its generation {resource.generation} at revision {event.revision}"
+        )
+        assert resource.observed_generation >= seen.get(resource.id, 0), (
+            f"{kind} {resource.id} observed generation went back to "
+            f"{resource.observed_generation} at revision {event.revision}"
+        )
+        seen[resource.id] = resource.observed_generation
 
 
 async def delete_while_provisioning(ctx: Context) -> None:
@@ -278,6 +324,7 @@ SCENARIOS: tuple[Entry, ...] = (
     Entry("plug and unplug", plug_and_unplug),
     Entry("admin down and up", admin_down_and_up),
     Entry("qos change", qos_change),
+    Entry("changes are applied", changes_are_applied),
     Entry("delete while provisioning", delete_while_provisioning),
     Entry("fire and forget", fire_and_forget, Readiness.ACCEPT),
     Entry("require_ready flag", require_ready_flag, Readiness.ACCEPT),

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
-from quantum_grpc.service.changes import network_change, port_change
+from quantum_grpc.convert import network_change, port_change
 from quantum_grpc.service.reports import Tally, apply_report, apply_status, listing_entries
 from quantum_grpc.store.models import NetworkRow, OutboxRow, PortRow
 from quantum_grpc.store.store import Store, Tx

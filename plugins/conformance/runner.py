@@ -12,12 +12,19 @@ from dataclasses import dataclass
 
 import grpc
 
+from quantum_api.errors import QuantumError
 from quantum_api.plugin.v1 import backend_pb2, backend_pb2_grpc
 from quantum_grpc.config import BackendTarget, Settings
-from quantum_grpc.conformance.client import Api
-from quantum_grpc.conformance.scenarios import SCENARIOS, Context, Entry, Interfaces, NoInterfaces
 from quantum_grpc.server import build_server
 from quantum_grpc.service.status_rules import Readiness
+from quantum_plugins.conformance.client import Api
+from quantum_plugins.conformance.scenarios import (
+    SCENARIOS,
+    Context,
+    Entry,
+    Interfaces,
+    NoInterfaces,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ async def _run_one(entry: Entry, context: Context, limit: float) -> Result:
             await entry.run(context)
     except Exception as exc:  # a scenario's failure is a result, not a crash of the run
         detail = str(exc) or type(exc).__name__
-        if not isinstance(exc, AssertionError | TimeoutError | grpc.aio.AioRpcError):
+        if not isinstance(exc, AssertionError | TimeoutError | QuantumError):
             detail = "".join(traceback.format_exception_only(exc)).strip()
         if isinstance(exc, TimeoutError):
             detail = f"did not finish within {limit:.0f}s"
@@ -103,8 +110,8 @@ async def run_conformance(
                 link = app.links.get(name)
                 assert link is not None
                 await asyncio.wait_for(link.ready.wait(), timeout)
-                async with grpc.aio.insecure_channel(app.address) as channel:
-                    api = Api(channel, tenant=f"conformance-{uuid.uuid4().hex[:8]}")
+                tenant = f"conformance-{uuid.uuid4().hex[:8]}"
+                async with Api(app.address, tenant, admin=False) as api:
                     context = Context(api, policy, interfaces or NoInterfaces(), timeout)
                     for entry in group:
                         results.append(await _run_one(entry, context, timeout * 3))

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 
+from quantum_api.enums import short_name
 from quantum_api.errors import QuantumError
 from quantum_api.v1 import (
     attachment_pb2,
@@ -16,8 +17,8 @@ from quantum_api.v1 import (
     port_pb2,
     watch_service_pb2 as watch_pb,
 )
-from quantum_grpc.conformance.client import Api, Follower, rpc_error
 from quantum_grpc.service.status_rules import GONE, NEW, transition_allowed
+from quantum_plugins.conformance.client import Api, Follower, rpc_error
 
 _STATUS_ENUMS: dict[str, Any] = {
     "network": network_pb2.NetworkStatus,
@@ -28,23 +29,12 @@ _STATUS_ENUMS: dict[str, Any] = {
 
 def status_name(kind: str, value: int) -> str:
     """ "ACTIVE" for (port, PORT_STATUS_ACTIVE)."""
-    enum = _STATUS_ENUMS[kind]
-    return str(enum.Name(value)).removeprefix(f"{kind.upper()}_STATUS_")
+    return short_name(_STATUS_ENUMS[kind], value)
 
 
 async def wait_status(api: Api, kind: str, resource_id: str, *statuses: int, timeout: float) -> Any:
     """WaitForStatus for one resource; returns the resource message."""
-    field = {
-        "network": "network_statuses",
-        "port": "port_statuses",
-        "attachment": "attachment_statuses",
-    }
-    request = watch_pb.WaitForStatusRequest(
-        kind=getattr(watch_pb, f"RESOURCE_KIND_{kind.upper()}"), resource_id=resource_id
-    )
-    getattr(request, field[kind]).extend(statuses)
-    answer = await api.watch.WaitForStatus(request, metadata=api.md, timeout=timeout)
-    return getattr(answer.resource, kind)
+    return await api.wait_for_status(kind, resource_id, statuses, timeout=timeout)
 
 
 async def wait_gone(api: Api, kind: str, resource_id: str, timeout: float) -> None:
@@ -57,8 +47,8 @@ async def wait_gone(api: Api, kind: str, resource_id: str, timeout: float) -> No
         while True:
             try:
                 await getter(resource_id)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.NOT_FOUND:
+            except QuantumError as error:
+                if error.code == grpc.StatusCode.NOT_FOUND:
                     return
                 raise
             await asyncio.sleep(0.05)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from quantum_grpc.conformance.runner import Result
+from quantum_plugins.conformance.runner import Result
 
 
 def print_results(results: Sequence[Result], target: str, output: str, console: Console) -> None:

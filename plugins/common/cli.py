@@ -1,0 +1,75 @@
+"""What every back-end command shares: value types, the serving options, the run loop.
+
+A back-end's ``add_arguments`` adds its own options and calls :func:`add_serving_options`;
+its ``run`` builds its server inside :func:`serve_backend` (docs/plugin-guide.md,
+"Installing a back-end as a command").
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from quantum_plugins.common.serving import serve_until_signal
+
+# Seconds that in-flight calls and undelivered reports get on SIGTERM before exit.
+SHUTDOWN_GRACE = 5.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _bounded(kind: type[float] | type[int], low: float, strict: bool, wording: str) -> Any:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(wording)
+        return value
+
+    return parse
+
+
+positive = _bounded(float, 0, True, "must be positive")
+non_negative = _bounded(float, 0, False, "must not be negative")
+positive_int = _bounded(int, 1, False, "must be at least 1")
+
+
+def add_serving_options(
+    parser: argparse.ArgumentParser, *, listen: str, listen_help: str, name: str
+) -> None:
+    """--listen, --name, --reassert-interval and --port-file, with these defaults."""
+    parser.add_argument("--listen", default=listen, help=listen_help)
+    parser.add_argument("--name", default=name, help=f"back-end name in reports (default: {name})")
+    parser.add_argument(
+        "--reassert-interval",
+        type=non_negative,
+        default=10.0,
+        help="seconds between re-assertions of every status; 0 disables (default: 10)",
+    )
+    parser.add_argument(
+        "--port-file", type=Path, default=None, help="write the bound port to this file"
+    )
+
+
+async def serve_backend(
+    log: logging.Logger,
+    what: str,
+    args: argparse.Namespace,
+    build: Callable[[], Awaitable[tuple[Any, int, Any]]],
+) -> int:
+    """Build the server (``build()`` -> (server, port, backend)), serve until a signal,
+    stop the back-end gracefully; 1 when it cannot listen."""
+    try:
+        _server, port, backend = await build()
+    except RuntimeError as exc:
+        log.error("cannot listen on %s: %s", args.listen, exc)
+        return 1
+    return await serve_until_signal(
+        log, what, args.listen, port, args.port_file, lambda: backend.stop(SHUTDOWN_GRACE)
+    )
+
+
+def configure_logging() -> None:
+    """INFO and above to stderr, one line per record."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
