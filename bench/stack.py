@@ -130,6 +130,8 @@ class Stack:
     address: str
     sim_address: str
     workdir: Path
+    #: Where back-ends report (the core's --internal-listen).
+    internal_address: str = ""
 
     @property
     def core_pid(self) -> int:
@@ -169,11 +171,14 @@ async def running_stack(
     try:
         sim_address = f"127.0.0.1:{await _wait_port_file(port_file, sim, sim_log)}"
         address = f"127.0.0.1:{free_port()}"
+        internal_address = f"127.0.0.1:{free_port()}"
         core = _spawn(
             [
                 "serve",
                 "--listen",
                 address,
+                "--internal-listen",
+                internal_address,
                 "--database-url",
                 f"sqlite:///{workdir}/quantum.db",
                 "--backend",
@@ -188,7 +193,7 @@ async def running_stack(
             gc_threshold=CORE_GC_THRESHOLD or (),
         )
         await _wait_serving(address, core, core_log)
-        stack = Stack(core, sim, address, sim_address, workdir)
+        stack = Stack(core, sim, address, sim_address, workdir, internal_address)
         async with Client(stack, "bench-warmup") as client:
             # The first network reaches AVAILABLE only once the core's link to the sim works.
             network = await client.create_network("warmup")
@@ -208,11 +213,14 @@ class Client(AsyncClient):
         self.stack = stack
         self.channel = grpc.aio.insecure_channel(stack.address, options=CHANNEL_OPTIONS)
         super().__init__(stack.address, tenant, admin=False, channel=self.channel)
-        self.reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(self.channel)
+        # Reports go to the internal listener, over a connection of their own.
+        self.internal = grpc.aio.insecure_channel(stack.internal_address, options=CHANNEL_OPTIONS)
+        self.reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(self.internal)
 
     async def close(self) -> None:
-        """Close the channel (the SDK leaves a channel it was given open)."""
+        """Close the channels (the SDK leaves a channel it was given open)."""
         await self.channel.close()
+        await self.internal.close()
 
     async def active_port(self, network_id: str, interface_id: str) -> Any:
         """A new port with an attachment, once it is ACTIVE."""

@@ -11,13 +11,16 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import grpc
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from quantum_grpc import children, extensions
+from quantum_grpc.auth.cli import add_auth_flags, add_token_parser, auth_options, run_token
 from quantum_grpc.config import (
+    DEFAULT_INTERNAL_LISTEN,
     DEFAULT_LISTEN,
     DEFAULT_MAX_CONCURRENT_STREAMS,
     DEFAULT_MAX_CONNECTIONS,
@@ -25,6 +28,7 @@ from quantum_grpc.config import (
     DEFAULT_MAX_WATCHES_PER_TENANT,
     BackendTarget,
     Settings,
+    TlsFiles,
     default_data_dir,
 )
 from quantum_grpc.server import build_server
@@ -137,6 +141,58 @@ def _add_limits(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tls(serve: argparse.ArgumentParser) -> None:
+    """The internal listener and the TLS of both listeners (docs/security.md)."""
+    internal = serve.add_argument_group("back-ends and TLS (docs/security.md)")
+    internal.add_argument(
+        "--internal-listen",
+        type=_address,
+        default=DEFAULT_INTERNAL_LISTEN,
+        metavar="HOST:PORT",
+        help="where back-ends call the core (StatusReporterService); the client port "
+        "does not serve it (default 127.0.0.1:0, any free loopback port: back-ends are "
+        "told it; set e.g. 0.0.0.0:9695 for back-ends on other hosts)",
+    )
+    for flag, what in (
+        (
+            "--internal-tls-cert",
+            "the core's certificate chain (PEM) on the internal listener and towards back-ends",
+        ),
+        ("--internal-tls-key", "its private key (PEM)"),
+        (
+            "--internal-tls-ca",
+            "CA (PEM) back-ends' certificates must be signed by: mTLS both "
+            "ways; a back-end is who its certificate says",
+        ),
+        ("--tls-cert", "certificate chain (PEM) of the client listener: TLS for clients"),
+        ("--tls-key", "its private key (PEM)"),
+        ("--tls-client-ca", "CA (PEM): clients must present a certificate it signed"),
+    ):
+        internal.add_argument(flag, type=Path, default=None, metavar="FILE", help=what)
+
+
+def _tls_files(args: argparse.Namespace) -> tuple[TlsFiles | None, TlsFiles | None]:
+    """The client and internal listeners' TLS from the flags; SystemExit (2) if partial."""
+    internal_given = (args.internal_tls_cert, args.internal_tls_key, args.internal_tls_ca)
+    if any(internal_given) and not all(internal_given):
+        _usage_error("--internal-tls-cert, --internal-tls-key and --internal-tls-ca go together")
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
+        _usage_error("--tls-cert and --tls-key go together (and --tls-client-ca needs them)")
+    if all(internal_given) and not args.backend:
+        # The sim serve starts by itself has no certificate of its own to present.
+        _usage_error(
+            "--internal-tls-* needs --backend NAME=HOST:PORT (a back-end started with TLS)"
+        )
+    internal = TlsFiles(*internal_given) if all(internal_given) else None
+    client = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+    return client, internal
+
+
+def _usage_error(message: str) -> None:
+    print(f"quantum-grpc serve: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quantum-grpc",
@@ -206,8 +262,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_address,
         default=None,
         metavar="HOST:PORT",
-        help="address back-ends push status reports to (default: the --listen address; "
-        "set it when back-ends run on other hosts or --listen is a wildcard)",
+        help="address back-ends push status reports to (default: the --internal-listen "
+        "address; set it when back-ends run on other hosts or it is a wildcard)",
     )
     serve.add_argument(
         "--event-poll-interval",
@@ -217,6 +273,8 @@ def _parser() -> argparse.ArgumentParser:
         help="how often to read the event log for changes other replicas committed "
         "(default 0.5 on PostgreSQL, 0 on SQLite)",
     )
+    _add_tls(serve)
+    add_auth_flags(serve)
     _add_limits(serve)
 
     conformance = commands.add_parser(
@@ -244,6 +302,7 @@ def _parser() -> argparse.ArgumentParser:
 
     extensions.add_parser(commands, "plugin", "run a back-end")
     extensions.add_parser(commands, "agent", "run a host agent")
+    add_token_parser(commands)
     return parser
 
 
@@ -279,7 +338,10 @@ async def _serve(args: argparse.Namespace) -> int:
     if backends and args.sim_profile:
         log.warning("--sim-profile is ignored: --backend names the back-ends to use")
     profile = args.sim_profile or "mixed"
+    client_tls, internal_tls = _tls_files(args)
+    auth = auth_options(args, (args.listen, args.internal_listen))  # before any child starts
     ensure_free(args.listen)  # before starting a sim child for nothing
+    ensure_free(args.internal_listen)
     sim = None
     if not backends:
         sim = PluginSupervisor("sim", ["sim", "--profile", profile], log_level=args.log_level)
@@ -300,6 +362,10 @@ async def _serve(args: argparse.Namespace) -> int:
             sync_wait=args.sync_wait,
             grace=args.grace,
             reporter_target=args.advertise or "",
+            internal_listen=args.internal_listen,
+            client_tls=client_tls,
+            internal_tls=internal_tls,
+            **auth,
             event_poll_interval=poll,
             max_concurrent_streams=args.max_concurrent_streams,
             max_receive_message_bytes=args.max_receive_message_bytes,
@@ -312,8 +378,11 @@ async def _serve(args: argparse.Namespace) -> int:
         tune_garbage_collector()
         described = ", ".join(f"{b.name} at {b.target}" for b in backends)
         log.info(
-            "quantum-grpc listening on %s (database %s; back-end %s%s)",
+            "quantum-grpc listening on %s%s, back-ends on %s%s (database %s; back-end %s%s)",
             app.address,
+            " (TLS)" if client_tls else "",
+            app.internal_address,
+            " (mTLS)" if internal_tls else "",
             make_url(database_url).render_as_string(hide_password=True),
             described,
             f", profile {profile}" if sim else "",
@@ -369,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except StartupError as exc:  # the environment, not a bug: one line, no traceback
             print(f"quantum-grpc: error: {exc}", file=sys.stderr)
             return 1
+    if args.command == "token":
+        return run_token(args)
     if args.command == "conformance":
         return asyncio.run(_conformance(args))
     return extensions.run(args.command, args.name, args.options)

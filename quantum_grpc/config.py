@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from quantum_grpc.service.status_rules import Readiness
 
 DEFAULT_LISTEN = "127.0.0.1:9696"
+# Where back-ends reach the core (StatusReporterService), apart from clients: any free
+# loopback port, since the core tells each back-end where to report (DescribeBackend's
+# reporter_target); deployments with back-ends elsewhere set a fixed one, such as
+# 0.0.0.0:9695 (docs/security.md, "Back-ends and mTLS").
+DEFAULT_INTERNAL_LISTEN = "127.0.0.1:0"
 # Limits (docs/operations.md, "Limits"). The receive limit is twice gRPC's 4 MiB default:
 # the largest ReportStatus the core takes (1,000 entries with texts at their full length,
 # docs/plugin-guide.md) is about 4.7 MB and must get through to be judged.
@@ -27,6 +33,17 @@ def default_data_dir() -> Path:
     return Path(base) / "quantum-grpc"
 
 
+# Clock skew tolerated on a token's exp, nbf and iat (docs/security.md, "Authentication").
+DEFAULT_JWT_LEEWAY = 30.0
+
+
+class AuthMode(StrEnum):
+    """How callers of the client API are identified (docs/security.md, "Authentication")."""
+
+    NONE = "none"  # they say who they are in headers: loopback only (or --insecure)
+    JWT = "jwt"  # a signed bearer token says who they are
+
+
 @dataclass(frozen=True)
 class BackendTarget:
     """A back-end the core dispatches to: its name and gRPC target."""
@@ -36,11 +53,30 @@ class BackendTarget:
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of one TLS endpoint: its certificate chain and key, and the CA that
+    client (or peer) certificates must be signed by; ``ca`` None: no client certificate
+    is asked for."""
+
+    cert: Path
+    key: Path
+    ca: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the core needs to run.
 
     Attributes:
-        listen: host:port for the API, StatusReporterService, health and reflection.
+        listen: host:port for the client API, health and reflection.
+        internal_listen: host:port for what back-ends call (StatusReporterService), with
+            health and reflection; any free loopback port by default.
+        internal_tls: mTLS on the internal listener (client certificates signed by its
+            ``ca`` required; a back-end is who its certificate says) and on the core's
+            channels to back-ends (their server certificates checked against ``ca``, the
+            core presenting ``cert``); None: plain text both ways.
+        client_tls: TLS on the client listener; with a ``ca``, client certificates
+            signed by it are required.
         database_url: any SQLAlchemy URL; SQLite and PostgreSQL are tested.
         backends: the back-ends; new networks go to the first one.
         readiness: policy for changes to resources that are not ready yet (docs/status-model.md).
@@ -49,8 +85,8 @@ class Settings:
         backend_call_timeout: deadline of each call to a back-end.
         backend_retry_max: longest pause between retries of a failed back-end call.
         health_retry: pause between attempts to follow a back-end's health.
-        reporter_target: the address back-ends push reports to; the listen address
-            when empty.
+        reporter_target: the address back-ends push reports to; the internal listener's
+            address when empty.
         grace: seconds in-flight calls get on shutdown.
         reflection: serve grpc.reflection so grpcurl and buf curl work.
         watch_progress_interval: seconds between PROGRESS markers on an idle watch.
@@ -72,11 +108,23 @@ class Settings:
         max_connections: client connections the server keeps open at once; 0 for no cap.
         max_connection_idle: seconds a connection with no call open is kept before the
             server closes it (clients reconnect on their next call).
+        auth: ``none`` (identity headers, loopback listeners only unless ``insecure``) or
+            ``jwt`` (bearer tokens verified with ``jwt_keys``).
+        jwt_keys: key files tokens are verified with: HS256 secrets, PEM public keys or
+            JWKS files (several during a rotation).
+        jwt_issuer: the ``iss`` tokens must carry; "" to not check it.
+        jwt_audience: the ``aud`` tokens must name; "" to not check it.
+        jwt_leeway: seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.
+        insecure: start with ``auth`` none on a listener other than loopback (logged as
+            a warning).
     """
 
     database_url: str
     backends: tuple[BackendTarget, ...]
     listen: str = DEFAULT_LISTEN
+    internal_listen: str = DEFAULT_INTERNAL_LISTEN
+    internal_tls: TlsFiles | None = None
+    client_tls: TlsFiles | None = None
     readiness: Readiness = Readiness.ACCEPT
     sync_wait: float = 2.0
     backend_call_timeout: float = 5.0
@@ -97,6 +145,12 @@ class Settings:
     max_watches_per_tenant: int = DEFAULT_MAX_WATCHES_PER_TENANT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_connection_idle: float = 300.0
+    auth: AuthMode = AuthMode.NONE
+    jwt_keys: tuple[Path, ...] = ()
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_leeway: float = DEFAULT_JWT_LEEWAY
+    insecure: bool = False
 
     @property
     def default_backend(self) -> str:

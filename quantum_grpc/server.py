@@ -1,4 +1,8 @@
-"""Assemble the core: database, dispatch, back-end links, servicers, health, reflection."""
+"""Assemble the core: database, dispatch, back-end links, servicers, health, reflection.
+
+Two listeners: the client API on ``listen``, and what back-ends call
+(StatusReporterService) on ``internal_listen``, each with its own TLS (docs/security.md).
+"""
 
 from __future__ import annotations
 
@@ -25,9 +29,11 @@ from quantum_api.v1 import (
 from quantum_grpc.api.attachments import AttachmentServicer
 from quantum_grpc.api.errors import ErrorInterceptor
 from quantum_grpc.api.networks import NetworkServicer
+from quantum_grpc.api.peer import BackendIdentities
 from quantum_grpc.api.ports import PortServicer
 from quantum_grpc.api.reporter import StatusReporterServicer
 from quantum_grpc.api.watch import WatchServicer, add_watch_service
+from quantum_grpc.auth.setup import authenticator_for, check_exposure
 from quantum_grpc.config import Settings
 from quantum_grpc.convert import snapshot_of
 from quantum_grpc.dispatch.backends import BackendLinks
@@ -43,17 +49,21 @@ from quantum_grpc.store.engine import (
 )
 from quantum_grpc.store.lock import DatabaseLock
 from quantum_grpc.store.store import Store
+from quantum_grpc.tls import channel_credentials, server_credentials
 from quantum_grpc.watch.hub import WatchHub
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = (
+CLIENT_SERVICE_NAMES = (
     network_service_pb2.DESCRIPTOR.services_by_name["NetworkService"].full_name,
     port_service_pb2.DESCRIPTOR.services_by_name["PortService"].full_name,
     attachment_service_pb2.DESCRIPTOR.services_by_name["AttachmentService"].full_name,
     watch_service_pb2.DESCRIPTOR.services_by_name["WatchService"].full_name,
+)
+INTERNAL_SERVICE_NAMES = (
     status_reporter_pb2.DESCRIPTOR.services_by_name["StatusReporterService"].full_name,
 )
+SERVICE_NAMES = CLIENT_SERVICE_NAMES + INTERNAL_SERVICE_NAMES
 DATABASE_CHECK_INTERVAL = 2.0
 
 
@@ -71,6 +81,8 @@ class App:
 
     server: grpc.aio.Server
     port: int
+    internal_server: grpc.aio.Server
+    internal_port: int
     store: Store
     core: Core
     dispatcher: Dispatcher
@@ -84,6 +96,11 @@ class App:
     def address(self) -> str:
         """host:port clients can dial."""
         return _reachable(self.core.settings.listen, self.port)
+
+    @property
+    def internal_address(self) -> str:
+        """host:port back-ends can dial (StatusReporterService)."""
+        return _reachable(self.core.settings.internal_listen, self.internal_port)
 
     async def set_serving(self, serving: bool) -> None:
         """Flip every health entry (the overall "" one included)."""
@@ -99,7 +116,8 @@ class App:
         """NOT_SERVING first (so a mesh drains us), then stop, then release everything."""
         await self.health.enter_graceful_shutdown()
         await self.hub.shutdown()
-        await self.server.stop(self.core.settings.grace if grace is None else grace)
+        grace = self.core.settings.grace if grace is None else grace
+        await asyncio.gather(self.server.stop(grace), self.internal_server.stop(grace))
         await self.hub.close()
         for task in self.tasks:
             task.cancel()
@@ -142,10 +160,13 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
     return options
 
 
-def _bind(server: grpc.aio.Server, listen: str) -> int:
+def _bind(server: grpc.aio.Server, listen: str, credentials: grpc.ServerCredentials | None) -> int:
     """Add the listening port; StartupError (one line) if it cannot be had."""
     try:
-        port = server.add_insecure_port(listen)
+        if credentials is None:
+            port = server.add_insecure_port(listen)
+        else:
+            port = server.add_secure_port(listen, credentials)
     except RuntimeError:  # grpcio raises on a failed bind (it logs the details itself)
         port = 0
     if port == 0:
@@ -173,6 +194,11 @@ async def build_server(settings: Settings) -> App:
     or unreachable, or the data directory is unwritable; nothing is left running then.
     """
     ensure_free(settings.listen)
+    ensure_free(settings.internal_listen)
+    client_credentials, internal_credentials = _listener_credentials(settings)
+    listeners = (settings.listen, settings.internal_listen)
+    check_exposure(settings.auth, settings.insecure, listeners)
+    authenticator = authenticator_for(settings)
     async with contextlib.AsyncExitStack() as undo:  # unwound only if start-up fails
         lock = _lock_database(settings.database_url)
         if lock is not None:
@@ -189,6 +215,11 @@ async def build_server(settings: Settings) -> App:
             store,
             call_timeout=settings.backend_call_timeout,
             retry=settings.health_retry,
+            credentials=(
+                None
+                if settings.internal_tls is None
+                else channel_credentials(settings.internal_tls, prefix="--internal-tls")
+            ),
         )
         undo.push_async_callback(links.close)
         dispatcher = Dispatcher(
@@ -201,39 +232,95 @@ async def build_server(settings: Settings) -> App:
         core = Core(store, settings, dispatcher)
         hub = WatchHub(store, settings)
         server = grpc.aio.server(
+            interceptors=[ErrorInterceptor(authenticator)], options=server_options(settings)
+        )
+        internal = grpc.aio.server(
             interceptors=[ErrorInterceptor()], options=server_options(settings)
         )
-        health_servicer = _add_services(server, core, store, hub, settings)
-        port = _bind(server, settings.listen)
+        health_servicer = _add_services(server, core, hub, settings)
+        _add_internal_services(internal, store, health_servicer, settings)
+        port = _bind(server, settings.listen, client_credentials)
+        internal_port = _bind(internal, settings.internal_listen, internal_credentials)
         await hub.start()
         undo.push_async_callback(hub.close)
-        await server.start()
-        undo.push_async_callback(server.stop, 0)
-        app = App(server, port, store, core, dispatcher, links, hub, health_servicer, lock)
+        for started in (server, internal):
+            await started.start()
+            undo.push_async_callback(started.stop, 0)
+        app = App(
+            server,
+            port,
+            internal,
+            internal_port,
+            store,
+            core,
+            dispatcher,
+            links,
+            hub,
+            health_servicer,
+            lock,
+        )
         await app.set_serving(True)
-        links.start(settings.reporter_target or app.address, f"core-{uuid.uuid4().hex[:8]}")
+        links.start(
+            settings.reporter_target or app.internal_address, f"core-{uuid.uuid4().hex[:8]}"
+        )
         await dispatcher.start()
         app.tasks.append(asyncio.create_task(_watch_database(app)))
         undo.pop_all()
     return app
 
 
+def _listener_credentials(
+    settings: Settings,
+) -> tuple[grpc.ServerCredentials | None, grpc.ServerCredentials | None]:
+    """The client and internal listeners' TLS (None: plain text), read before anything
+    starts so that a bad file is a one-line StartupError."""
+    client = (
+        None
+        if settings.client_tls is None
+        else server_credentials(settings.client_tls, prefix="--tls", ca_flag="--tls-client-ca")
+    )
+    internal = (
+        None
+        if settings.internal_tls is None
+        else server_credentials(
+            settings.internal_tls, prefix="--internal-tls", ca_flag="--internal-tls-ca"
+        )
+    )
+    return client, internal
+
+
+def _add_internal_services(
+    server: grpc.aio.Server,
+    store: Store,
+    health_servicer: health.aio.HealthServicer,
+    settings: Settings,
+) -> None:
+    """What back-ends call; with mTLS a back-end is who its certificate says (api/peer.py)."""
+    identities = None if settings.internal_tls is None else BackendIdentities(settings.backends)
+    status_reporter_pb2_grpc.add_StatusReporterServiceServicer_to_server(
+        StatusReporterServicer(store, frozenset(b.name for b in settings.backends), identities),
+        server,
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (*INTERNAL_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+
+
 def _add_services(
-    server: grpc.aio.Server, core: Core, store: Store, hub: WatchHub, settings: Settings
+    server: grpc.aio.Server, core: Core, hub: WatchHub, settings: Settings
 ) -> health.aio.HealthServicer:
     network_service_pb2_grpc.add_NetworkServiceServicer_to_server(NetworkServicer(core), server)
     port_service_pb2_grpc.add_PortServiceServicer_to_server(PortServicer(core), server)
     attachment_service_pb2_grpc.add_AttachmentServiceServicer_to_server(
         AttachmentServicer(core), server
     )
-    status_reporter_pb2_grpc.add_StatusReporterServiceServicer_to_server(
-        StatusReporterServicer(store, frozenset(b.name for b in settings.backends)), server
-    )
-    add_watch_service(WatchServicer(store, hub, settings.watch_progress_interval), server)
+    add_watch_service(WatchServicer(core.store, hub, settings.watch_progress_interval), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
         reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (*CLIENT_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
     return health_servicer

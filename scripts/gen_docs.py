@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from quantum_grpc.service.policy import ACCESS, POLICY, Role
 from quantum_grpc.service.status_rules import TRANSITIONS, Cause
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,23 @@ def render_transitions() -> str:
     return "\n\n".join(parts)
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"transitions": render_transitions}
+def render_policy() -> str:
+    """The role table of docs/security.md: one row per client RPC, one column per role."""
+    header = "| RPC | access | " + " | ".join(f"`{role}`" for role in Role) + " |"
+    rule = "|---|---|" + "---|" * len(Role)
+    rows = [
+        f"| `{method.strip('/')}` | {ACCESS[method]} | "
+        + " | ".join("yes" if role in roles else "no" for role in Role)
+        + " |"
+        for method, roles in POLICY.items()
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "transitions": render_transitions,
+    "policy": render_policy,
+}
 SECTION = re.compile(
     r"(?P<begin><!-- BEGIN generated:(?P<name>[\w-]+)[^>]*-->\n)"
     r"(?P<body>.*?)"

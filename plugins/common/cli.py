@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from quantum_plugins.common.serving import serve_until_signal
+from quantum_plugins.common.tls import add_tls_options, tls_from_args
 
 # Seconds that in-flight calls and undelivered reports get on SIGTERM before exit.
 SHUTDOWN_GRACE = 5.0
@@ -38,7 +42,7 @@ positive_int = _bounded(int, 1, False, "must be at least 1")
 def add_serving_options(
     parser: argparse.ArgumentParser, *, listen: str, listen_help: str, name: str
 ) -> None:
-    """--listen, --name, --reassert-interval and --port-file, with these defaults."""
+    """--listen, --name, --reassert-interval, --port-file and the --tls-* flags."""
     parser.add_argument("--listen", default=listen, help=listen_help)
     parser.add_argument("--name", default=name, help=f"back-end name in reports (default: {name})")
     parser.add_argument(
@@ -50,21 +54,49 @@ def add_serving_options(
     parser.add_argument(
         "--port-file", type=Path, default=None, help="write the bound port to this file"
     )
+    add_tls_options(
+        parser,
+        role="to serve BackendService with and to report to the core's internal listener",
+    )
+
+
+@dataclass(frozen=True)
+class BackendCredentials:
+    """A back-end's TLS: what it serves with, and what it reports to the core with."""
+
+    server: grpc.ServerCredentials | None = None
+    reporter: grpc.ChannelCredentials | None = None
+
+
+def backend_credentials(args: argparse.Namespace) -> BackendCredentials:
+    """The credentials the --tls-* flags ask for (none without them); ValueError or
+    OSError when they are incomplete or unreadable."""
+    files = tls_from_args(args)
+    if files is None:
+        return BackendCredentials()
+    return BackendCredentials(files.server_credentials(), files.channel_credentials())
 
 
 async def serve_backend(
     log: logging.Logger,
     what: str,
     args: argparse.Namespace,
-    build: Callable[[], Awaitable[tuple[Any, int, Any]]],
+    build: Callable[[BackendCredentials], Awaitable[tuple[Any, int, Any]]],
 ) -> int:
-    """Build the server (``build()`` -> (server, port, backend)), serve until a signal,
-    stop the back-end gracefully; 1 when it cannot listen."""
+    """Build the server (``build(credentials)`` -> (server, port, backend)), serve until a
+    signal, stop the back-end gracefully; 1 when it cannot listen, 2 on bad TLS flags."""
     try:
-        _server, port, backend = await build()
+        credentials = backend_credentials(args)
+    except (ValueError, OSError) as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        _server, port, backend = await build(credentials)
     except RuntimeError as exc:
         log.error("cannot listen on %s: %s", args.listen, exc)
         return 1
+    if credentials.server is not None:
+        what += " (mTLS)"
     return await serve_until_signal(
         log, what, args.listen, port, args.port_file, lambda: backend.stop(SHUTDOWN_GRACE)
     )

@@ -56,9 +56,16 @@ class StatusSender:
         deadline: float = 5.0,
         initial_backoff: float = 0.1,
         max_backoff: float = 2.0,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        """Create a sender whose reports name ``backend_name`` as their back-end."""
+        """Create a sender whose reports name ``backend_name`` as their back-end.
+
+        With ``credentials`` (e.g. ``grpc.ssl_channel_credentials`` with the back-end's
+        client certificate) reports go over TLS to the core's internal listener, which
+        knows the back-end by its certificate; without, in plain text.
+        """
         self._name = backend_name
+        self._credentials = credentials
         self._batch_size = batch_size
         self._deadline = deadline
         self._initial_backoff = initial_backoff
@@ -241,7 +248,12 @@ class StatusSender:
         self._target_changed.clear()
         target = self._target
         assert target is not None
-        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        if self._credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.aio.secure_channel(
+                target, self._credentials, options=_CHANNEL_OPTIONS
+            )
         self._stub = status_reporter_pb2_grpc.StatusReporterServiceStub(self._channel)
         self._channel_target = target
 

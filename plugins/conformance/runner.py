@@ -14,9 +14,10 @@ import grpc
 
 from quantum_api.errors import QuantumError
 from quantum_api.plugin.v1 import backend_pb2, backend_pb2_grpc
-from quantum_grpc.config import BackendTarget, Settings
+from quantum_grpc.config import BackendTarget, Settings, TlsFiles
 from quantum_grpc.server import build_server
 from quantum_grpc.service.status_rules import Readiness
+from quantum_grpc.tls import channel_credentials
 from quantum_plugins.conformance.client import Api
 from quantum_plugins.conformance.scenarios import (
     SCENARIOS,
@@ -38,9 +39,16 @@ class Result:
     detail: str = ""
 
 
-async def backend_name(target: str, timeout: float = 10.0) -> str:
-    """The name a back-end gives itself (its reports must carry it)."""
-    async with grpc.aio.insecure_channel(target) as channel:
+async def backend_name(
+    target: str, timeout: float = 10.0, credentials: grpc.ChannelCredentials | None = None
+) -> str:
+    """The name a back-end gives itself (its reports must carry it); over TLS with
+    ``credentials``."""
+    if credentials is None:
+        dialled = grpc.aio.insecure_channel(target)
+    else:
+        dialled = grpc.aio.secure_channel(target, credentials)
+    async with dialled as channel:
         stub = backend_pb2_grpc.BackendServiceStub(channel)
         answer = await stub.DescribeBackend(backend_pb2.DescribeBackendRequest(), timeout=timeout)
     return str(answer.name)
@@ -80,16 +88,20 @@ async def run_conformance(
     interfaces: Interfaces | None = None,
     timeout: float = 30.0,
     database_url: str | None = None,
+    internal_tls: TlsFiles | None = None,
 ) -> list[Result]:
     """Run the (selected) scenarios against the back-end at ``target``.
 
     Scenarios that need a readiness policy run in a core with that policy; the others run
     under `accept`. Cores are started one after the other, since a back-end reports to
     the core that described it last. The cores keep their state in ``database_url`` (each
-    policy under a tenant of its own), by default in a throwaway SQLite file.
+    policy under a tenant of its own), by default in a throwaway SQLite file. With
+    ``internal_tls`` the cores talk to the back-end over mTLS (their certificate, trusting
+    its CA) and take its reports on an mTLS internal listener (docs/security.md).
     """
     entries = _selected(scenarios)
-    name = await backend_name(target)
+    credentials = None if internal_tls is None else channel_credentials(internal_tls, prefix="tls")
+    name = await backend_name(target, credentials=credentials)
     results: list[Result] = []
     for policy in (Readiness.ACCEPT, Readiness.REJECT):
         group = [e for e in entries if (e.policy or Readiness.ACCEPT) is policy]
@@ -104,6 +116,7 @@ async def run_conformance(
                 health_retry=0.2,
                 backend_retry_max=0.5,
                 grace=0,
+                internal_tls=internal_tls,
             )
             app = await build_server(settings)
             try:

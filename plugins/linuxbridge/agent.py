@@ -50,6 +50,16 @@ _DEBOUNCE = 0.05
 # Seconds a session must last for the reconnection backoff to start over.
 _STABLE = 5.0
 
+# What the back-end answers when it will not take a call as it is: this host's identity
+# does not allow it, or another agent instance holds the host (docs/security.md, "Agents").
+_REFUSED = frozenset(
+    {
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.UNAUTHENTICATED,
+    }
+)
+
 _BOUND = binding_pb2.BINDING_EVENT_TYPE_BOUND
 _UNBOUND = binding_pb2.BINDING_EVENT_TYPE_UNBOUND
 
@@ -89,9 +99,13 @@ class Agent:
         heartbeat: float = 3.0,
         call_timeout: float = 5.0,
         max_backoff: float = 2.0,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        """An agent for ``host`` talking to the back-end at ``backend`` (a gRPC target)."""
+        """An agent for ``host`` talking to the back-end at ``backend`` (a gRPC target);
+        over mTLS with ``credentials``, whose certificate must name ``host``
+        (docs/security.md, "Agents")."""
         self.host = host
+        self._credentials = credentials
         self.agent_id = str(uuid.uuid4())
         self._target = backend
         self._datapath = datapath
@@ -125,7 +139,12 @@ class Agent:
     async def run(self) -> None:
         """Run until cancelled."""
         await self._datapath.open()
-        self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+        if self._credentials is None:
+            self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.aio.secure_channel(
+                self._target, self._credentials, options=_CHANNEL_OPTIONS
+            )
         self._stub = agent_service_pb2_grpc.AgentServiceStub(self._channel)
         _LOG.info(
             "agent %s for host %s (netns %s), back-end %s",
@@ -542,7 +561,21 @@ class Agent:
                     item.request, timeout=self._call_timeout
                 )
             except grpc.aio.AioRpcError as exc:
-                _LOG.debug("%s failed (%s); retrying", item.method, exc.code().name)
+                denied = exc.code() is grpc.StatusCode.PERMISSION_DENIED
+                if denied and item.method == "ReportBindings" and self._outbox[0] is item:
+                    # The back-end will never take it (a port not bound to this host):
+                    # resending would hold up every report behind it.
+                    _LOG.error("%s refused for good: %s", item.method, exc.details())
+                    self._outbox.popleft()
+                    continue
+                level = logging.WARNING if exc.code() in _REFUSED else logging.DEBUG
+                _LOG.log(
+                    level,
+                    "%s failed (%s: %s); retrying",
+                    item.method,
+                    exc.code().name,
+                    exc.details(),
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue

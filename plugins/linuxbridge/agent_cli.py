@@ -11,7 +11,10 @@ import signal
 import socket
 from pathlib import Path
 
+import grpc
+
 from quantum_plugins.common.cli import configure_logging, positive
+from quantum_plugins.common.tls import add_tls_options, tls_from_args
 
 __all__ = ["add_arguments", "run"]
 
@@ -43,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between heartbeats; the back-end declares the agent not running "
         "after three missed ones (default: 3)",
     )
+    add_tls_options(
+        parser,
+        role="to dial the back-end with; it must name --host (spiffe://quantum/agent/HOST "
+        "or a DNS SAN)",
+    )
 
 
 _CAP_NET_ADMIN = 12
@@ -65,15 +73,27 @@ def run(args: argparse.Namespace) -> int:
     if not has_net_admin():
         _LOG.error("the agent changes links and qdiscs: run it as root or with CAP_NET_ADMIN")
         return 1
-    return asyncio.run(_run(args))
+    try:
+        files = tls_from_args(args)
+        credentials = None if files is None else files.channel_credentials()
+    except (ValueError, OSError) as exc:
+        _LOG.error("%s", exc)
+        return 2
+    return asyncio.run(_run(args, credentials))
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, credentials: grpc.ChannelCredentials | None) -> int:
     # Imported here so `quantum-grpc --help` works without pyroute2 (an optional extra).
     from quantum_plugins.linuxbridge.agent import Agent
     from quantum_plugins.linuxbridge.datapath import Datapath, DatapathError
 
-    agent = Agent(args.host, args.backend, Datapath(args.netns), heartbeat=args.heartbeat)
+    agent = Agent(
+        args.host,
+        args.backend,
+        Datapath(args.netns),
+        heartbeat=args.heartbeat,
+        credentials=credentials,
+    )
     task = asyncio.create_task(agent.run())
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)

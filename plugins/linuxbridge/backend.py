@@ -32,6 +32,7 @@ from quantum_plugins.common.changes import change_label, validate_change
 from quantum_plugins.common.reporter import StatusSender
 from quantum_plugins.linuxbridge import names
 from quantum_plugins.linuxbridge.hosts import Ack, Host, Revisions
+from quantum_plugins.linuxbridge.identity import check_host, refuse_agents
 
 __all__ = ["AGENT_FAILURE_CODE", "SYNCHRONOUS_CHANGES", "LinuxBridgeBackend"]
 
@@ -152,6 +153,7 @@ class LinuxBridgeBackend(BackendBase):
 
     async def DescribeBackend(self, request: Any, context: Any) -> Any:
         """Remember where to report; say who we are and what is synchronous."""
+        await refuse_agents(context)
         self.follow_reporter(request)
         return backend_pb2.DescribeBackendResponse(
             name=self._name,
@@ -164,6 +166,7 @@ class LinuxBridgeBackend(BackendBase):
 
     async def ApplyChange(self, request: Any, context: Any) -> Any:
         """Apply one change at once; DONE for what touches no host, else ACCEPTED."""
+        await refuse_agents(context)
         problem = validate_change(request)
         if problem is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
@@ -184,6 +187,7 @@ class LinuxBridgeBackend(BackendBase):
 
     async def ListStatus(self, request: Any, context: Any) -> Any:
         """The status of every network and port held (PENDING while an agent works)."""
+        await refuse_agents(context)
         if not self.primed.is_set() and self._priming is None:
             self._prime_later()
         statuses = [
@@ -196,9 +200,25 @@ class LinuxBridgeBackend(BackendBase):
     # --- AgentService ---------------------------------------------------------------------
 
     async def ReportTaps(self, request: Any, context: Any) -> Any:
-        """Register an agent (full report) or take a change of its host's taps."""
-        host = self._host(request.host)
+        """Register an agent (full report) or take a change of its host's taps.
+
+        A second agent instance claiming a host whose agent is live is refused
+        (FAILED_PRECONDITION), never preferred: it would evict the real one.
+        """
+        host = await self._agent_host(request.host, context)
         if request.full:
+            if host.claimed_by_other(request.agent_id):
+                _LOG.warning(
+                    "agent %s refused: host %s already has live agent %s",
+                    request.agent_id,
+                    host.name,
+                    host.agent_id,
+                )
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"host {host.name!r} already has a live agent ({host.agent_id}); stop it "
+                    "first, or wait until it is declared not running",
+                )
             interval = request.heartbeat_interval_ms / 1000.0 or None
             if host.register(request.agent_id, list(request.taps), interval):
                 _LOG.info("agent %s registered for host %s", request.agent_id, host.name)
@@ -221,7 +241,15 @@ class LinuxBridgeBackend(BackendBase):
 
     async def WatchBindings(self, request: Any, context: Any) -> Any:
         """Stream the host's bindings: a snapshot unless resumable, then changes."""
-        host = self._host(request.host)
+        host = await self._agent_host(request.host, context)
+        host.stream_opened(request.agent_id)
+        try:
+            async for response in self._bindings(host, request):
+                yield response
+        finally:
+            host.stream_closed(request.agent_id)
+
+    async def _bindings(self, host: Host, request: Any) -> Any:
         await self.primed.wait()
         cursor = request.start_revision
         resumable = request.backend_epoch == self.epoch and cursor > 0
@@ -251,10 +279,18 @@ class LinuxBridgeBackend(BackendBase):
                 )
 
     async def ReportBindings(self, request: Any, context: Any) -> Any:
-        """Take an agent's acknowledgements of binding events."""
-        host = self._host(request.host)
+        """Take an agent's acknowledgements of binding events; PERMISSION_DENIED for a
+        port the host was never told to wire."""
+        host = await self._agent_host(request.host, context)
         if request.agent_id != host.agent_id:
             return agent_service_pb2.ReportBindingsResponse(registered=False)
+        known = host.known_ports()
+        strangers = sorted({r.port_id for r in request.results} - known)
+        if strangers:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"port(s) {', '.join(strangers)} are not bound to host {host.name!r}",
+            )
         self._heard_from(host)
         if request.backend_epoch != self.epoch:
             return agent_service_pb2.ReportBindingsResponse(registered=True)
@@ -279,7 +315,7 @@ class LinuxBridgeBackend(BackendBase):
 
     async def Heartbeat(self, request: Any, context: Any) -> Any:
         """Note that an agent is alive; a returning agent's ports are re-evaluated."""
-        host = self._host(request.host)
+        host = await self._agent_host(request.host, context)
         if request.agent_id != host.agent_id:
             return agent_service_pb2.HeartbeatResponse(registered=False, backend_epoch=self.epoch)
         self._heard_from(host, request.interval_ms / 1000.0 if request.interval_ms else None)
@@ -396,6 +432,11 @@ class LinuxBridgeBackend(BackendBase):
         self._due.pop(port.spec.id, None)
 
     # --- bindings -------------------------------------------------------------------------
+
+    async def _agent_host(self, name: str, context: Any) -> Host:
+        """The host an AgentService call speaks for, once the caller may (docs/security.md)."""
+        await check_host(context, name)
+        return self._host(name)
 
     def _host(self, name: str) -> Host:
         host = self._hosts.get(name)

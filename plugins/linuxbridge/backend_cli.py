@@ -56,8 +56,10 @@ async def _serve(args: argparse.Namespace) -> int:
         _LOG,
         "linuxbridge back-end",
         args,
-        lambda: build_linuxbridge_server(
+        lambda tls: build_linuxbridge_server(
             listen=args.listen,
+            server_credentials=tls.server,
+            reporter_credentials=tls.reporter,
             name=args.name,
             grace_period=args.grace_period,
             heartbeat_timeout=args.heartbeat_timeout,

@@ -69,6 +69,36 @@ class Host:
     #: Events up to this revision may be missing from ``log``.
     floor: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: agent id -> its open WatchBindings streams.
+    streams: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: The registered agent had binding streams and closed them all (it stopped, or its
+    #: connection broke): its claim on the host lapses without waiting for its heartbeats.
+    released: bool = False
+
+    def claimed_by_other(self, agent_id: str) -> bool:
+        """Whether another agent instance holds this host and is live: it heartbeats and
+        has not closed its binding streams since it registered."""
+        return (
+            bool(self.agent_id) and agent_id != self.agent_id and self.alive and not self.released
+        )
+
+    def stream_opened(self, agent_id: str) -> None:
+        """``agent_id`` opened a WatchBindings stream."""
+        self.streams[agent_id] += 1
+        if agent_id == self.agent_id:
+            self.released = False
+
+    def stream_closed(self, agent_id: str) -> None:
+        """A WatchBindings stream of ``agent_id`` ended."""
+        self.streams[agent_id] -= 1
+        if self.streams[agent_id] <= 0:
+            del self.streams[agent_id]
+            if agent_id == self.agent_id:
+                self.released = True
+
+    def known_ports(self) -> set[str]:
+        """Ports this host was told to wire or unwire (its bindings and its kept events)."""
+        return set(self.bindings) | {event.binding.port_id for _, event in self.log}
 
     def register(
         self, agent_id: str, taps: list[binding_pb2.Tap], interval: float | None = None
@@ -79,6 +109,7 @@ class Host:
             # A new instance knows nothing of what the old one acknowledged.
             self.agent_id = agent_id
             self.acks.clear()
+            self.released = False
         self.taps = {tap.name: tap for tap in taps}
         self.seen(interval)
         return new

@@ -79,7 +79,12 @@ async def _serve(args: argparse.Namespace, profile: Profile) -> int:
         _LOG,
         f"sim back-end (profile {profile.name})",
         args,
-        lambda: build_sim_server(
-            profile, name=args.name, listen=args.listen, reassert_interval=args.reassert_interval
+        lambda tls: build_sim_server(
+            profile,
+            name=args.name,
+            listen=args.listen,
+            reassert_interval=args.reassert_interval,
+            server_credentials=tls.server,
+            reporter_credentials=tls.reporter,
         ),
     )

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 
 from quantum_api.errors import InternalError, InvalidArgument, QuantumError, to_grpc_status
-from quantum_grpc.api.context import Context
+from quantum_grpc.api.authorization import audit_mutations, authorize_call
+from quantum_grpc.api.context import Context, admit
+from quantum_grpc.auth import Authenticator
+from quantum_grpc.auth.headers import HeaderAuthenticator
 
 if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 Unary: TypeAlias = "Callable[[Any, Context], Awaitable[Any]]"
 Stream: TypeAlias = "Callable[[Any, Context], AsyncIterator[Any]]"
+Admit: TypeAlias = "Callable[[Context], None]"
 
 
 async def _internal(context: Context) -> None:
@@ -77,9 +81,10 @@ def _request_of(request: Any, streaming: bool, method: str) -> Any:
     return _checked_stream(request, method) if streaming else _checked(request, method)
 
 
-def _unary(behavior: Unary, streaming: bool, method: str) -> Unary:
+def _unary(behavior: Unary, streaming: bool, method: str, admit_call: Admit) -> Unary:
     async def wrapped(request: Any, context: Context) -> Any:
         try:
+            admit_call(context)
             return await behavior(_request_of(request, streaming, method), context)
         except QuantumError as error:
             await context.abort_with_status(to_grpc_status(error))
@@ -91,9 +96,10 @@ def _unary(behavior: Unary, streaming: bool, method: str) -> Unary:
     return wrapped
 
 
-def _stream(behavior: Stream, streaming: bool, method: str) -> Stream:
+def _stream(behavior: Stream, streaming: bool, method: str, admit_call: Admit) -> Stream:
     async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
+            admit_call(context)
             async for item in behavior(_request_of(request, streaming, method), context):
                 yield item
         except QuantumError as error:
@@ -115,8 +121,21 @@ _HANDLER_FACTORIES: dict[str, Any] = {
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """For every RPC: a raised QuantumError becomes its status with ErrorInfo, and a
-    request that does not parse is INVALID_ARGUMENT."""
+    """For every RPC: the caller is authenticated first (client API only), a raised
+    QuantumError becomes its status with ErrorInfo, and a request that does not parse is
+    INVALID_ARGUMENT."""
+
+    def __init__(self, authenticator: Authenticator | None = None) -> None:
+        self._authenticator = authenticator or HeaderAuthenticator()
+
+    def _admitter(self, method: str) -> Admit:
+        def admit_call(context: Context) -> None:
+            # Authentication, once per call, before the request is looked at.
+            caller = admit(method, context, self._authenticator)
+            if caller is not None:
+                authorize_call(method, caller)
+
+        return admit_call
 
     async def intercept_service(
         self,
@@ -135,7 +154,12 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 continue
             wrap = _stream if inspect.isasyncgenfunction(behavior) else _unary
             return factory(  # type: ignore[no-any-return]
-                wrap(behavior, handler.request_streaming, method),
+                wrap(
+                    audit_mutations(method, behavior),
+                    handler.request_streaming,
+                    method,
+                    self._admitter(method),
+                ),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

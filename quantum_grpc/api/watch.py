@@ -23,7 +23,8 @@ from quantum_grpc.api.filters import status_names
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.store.store import Store
-from quantum_grpc.watch.events import KINDS, WatchFilter, marker
+from quantum_grpc.watch.events import KINDS, LogEvent, WatchFilter, marker
+from quantum_grpc.watch.expiry import until_expiry
 from quantum_grpc.watch.goal import wait_goal
 from quantum_grpc.watch.hub import Watcher, WatchHub
 from quantum_grpc.watch.snapshot import current_state
@@ -69,6 +70,25 @@ def watch_filter_of(request: pb.WatchStatusRequest, caller: Caller) -> WatchFilt
     )
 
 
+class _Stream:
+    """A watch's writes, remembering the newest revision the client has been sent."""
+
+    def __init__(self, context: Context, revision: int) -> None:
+        self._context = context
+        self.revision = revision
+
+    async def send(self, events: list[LogEvent]) -> None:
+        """Write ``events`` as one message (nothing when empty)."""
+        if events:
+            await self._context.write(b"".join(e.encoded for e in events))
+            self.revision = events[-1].revision
+
+    async def mark(self, event_type: int, revision: int) -> None:
+        """Write a SYNCED or PROGRESS marker."""
+        await self._context.write(marker(event_type, revision))
+        self.revision = revision
+
+
 class WatchServicer:
     """Serves quantum.v1.WatchService."""
 
@@ -78,7 +98,15 @@ class WatchServicer:
         self._progress_interval = progress_interval
 
     async def WatchStatus(self, request: pb.WatchStatusRequest, context: Context) -> None:
-        watch_filter = watch_filter_of(request, caller_of(context))
+        caller = caller_of(context)
+        watch_filter = watch_filter_of(request, caller)
+        stream = _Stream(context, request.start_revision)
+        async with until_expiry(caller.expires_at, lambda: stream.revision):
+            await self._watch(request, watch_filter, stream)
+
+    async def _watch(
+        self, request: pb.WatchStatusRequest, watch_filter: WatchFilter, stream: _Stream
+    ) -> None:
         if request.start_revision:
             self._hub.check_resumable(request.start_revision)
             await self._check_reached(request.start_revision)
@@ -86,15 +114,14 @@ class WatchServicer:
         async with self._hub.watching(watch_filter) as watcher:
             if request.start_revision:
                 async for page in self._hub.history(watch_filter, position, watcher.registered_at):
-                    if page:
-                        await context.write(b"".join(e.encoded for e in page))
+                    await stream.send(page)
                 position = watcher.registered_at
             else:
                 position, events = await current_state(self._store, watch_filter)
                 for start in range(0, len(events), BATCH):
-                    await context.write(b"".join(e.encoded for e in events[start : start + BATCH]))
-                await context.write(marker(pb.EVENT_TYPE_SYNCED, position))
-            await self._follow(watcher, position, context)
+                    await stream.send(events[start : start + BATCH])
+                await stream.mark(pb.EVENT_TYPE_SYNCED, position)
+            await self._follow(watcher, position, stream)
 
     async def _check_reached(self, start_revision: int) -> None:
         # The hub may not have read the newest commit yet; the database decides.
@@ -108,11 +135,11 @@ class WatchServicer:
                     metadata={"head_revision": str(head)},
                 )
 
-    async def _follow(self, watcher: Watcher, position: int, context: Context) -> None:
+    async def _follow(self, watcher: Watcher, position: int, stream: _Stream) -> None:
         while True:
             batch = watcher.take(position, BATCH)
             if batch:
-                await context.write(b"".join(e.encoded for e in batch))
+                await stream.send(batch)
                 position = batch[-1].revision
                 continue
             position = max(position, self._hub.head)
@@ -127,9 +154,7 @@ class WatchServicer:
                     await watcher.wakeup.wait()
             except TimeoutError:
                 if not watcher.queue:
-                    await context.write(
-                        marker(pb.EVENT_TYPE_PROGRESS, max(position, self._hub.head))
-                    )
+                    await stream.mark(pb.EVENT_TYPE_PROGRESS, max(position, self._hub.head))
 
     async def WaitForStatus(
         self, request: pb.WaitForStatusRequest, context: Context
@@ -139,15 +164,18 @@ class WatchServicer:
         resource_id = v.uuid_field(request.resource_id, "resource_id")
         goal = wait_goal(kind, _statuses(request).get(kind, frozenset()), request.condition)
         remaining = context.time_remaining()
-        event = await wait_for(
-            self._store,
-            self._hub,
-            tenant_id=caller.listing_tenant(request.tenant_id),
-            kind=kind,
-            resource_id=resource_id,
-            goal=goal,
-            deadline=None if remaining is None else asyncio.get_running_loop().time() + remaining,
-        )
+        async with until_expiry(caller.expires_at):
+            event = await wait_for(
+                self._store,
+                self._hub,
+                tenant_id=caller.listing_tenant(request.tenant_id),
+                kind=kind,
+                resource_id=resource_id,
+                goal=goal,
+                deadline=None
+                if remaining is None
+                else asyncio.get_running_loop().time() + remaining,
+            )
         return pb.WaitForStatusResponse(resource=event.resource, revision=event.revision)
 
 

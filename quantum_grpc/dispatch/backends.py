@@ -5,7 +5,9 @@ says NOT_SERVING, the back-end's ports go link DOWN "backend unavailable" at onc
 and dispatch to it pauses; when it serves again, the core introduces itself
 (DescribeBackend, which tells the back-end where to report), resynchronises from its
 status listing, and resumes dispatch (docs/status-model.md, "Liveness is status";
-docs/architecture.md, "Back-end links").
+docs/architecture.md, "Back-end links"). With `--internal-tls-*` the channels are TLS:
+a back-end must present a certificate signed by the internal CA for the host dialled,
+and the core presents its own (docs/security.md, "Back-ends and mTLS").
 """
 
 from __future__ import annotations
@@ -35,11 +37,21 @@ class BackendLink:
     """One back-end: its stubs, whether it is ready, and the task following its health."""
 
     def __init__(
-        self, target: BackendTarget, store: Store, *, call_timeout: float, retry: float
+        self,
+        target: BackendTarget,
+        store: Store,
+        *,
+        call_timeout: float,
+        retry: float,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.name = target.name
         self.target = target.target
-        self.channel = grpc.aio.insecure_channel(target.target)
+        self.channel = (
+            grpc.aio.insecure_channel(target.target)
+            if credentials is None
+            else grpc.aio.secure_channel(target.target, credentials)
+        )
         self.backend = backend_pb2_grpc.BackendServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
         self._store = store
@@ -159,10 +171,19 @@ class BackendLinks:
     """Every back-end the core knows, by name."""
 
     def __init__(
-        self, targets: Iterable[BackendTarget], store: Store, *, call_timeout: float, retry: float
+        self,
+        targets: Iterable[BackendTarget],
+        store: Store,
+        *,
+        call_timeout: float,
+        retry: float,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self._links = {
-            t.name: BackendLink(t, store, call_timeout=call_timeout, retry=retry) for t in targets
+            t.name: BackendLink(
+                t, store, call_timeout=call_timeout, retry=retry, credentials=credentials
+            )
+            for t in targets
         }
 
     def get(self, name: str) -> BackendLink | None:

@@ -1,4 +1,4 @@
-"""Who is calling: the tenant every request is scoped to."""
+"""Who is calling: the subject, the tenant every request is scoped to, and its roles."""
 
 from __future__ import annotations
 
@@ -10,10 +10,22 @@ from quantum_grpc.service.validation import tenant_field
 
 @dataclass(frozen=True)
 class Caller:
-    """The caller's tenant and whether it may act for every tenant."""
+    """The caller's tenant and whether it may act for every tenant.
+
+    Attributes:
+        tenant_id: the tenant (project) the caller belongs to.
+        admin: whether it may act for every tenant (role ``admin``).
+        subject: who it is (a token's ``sub``); empty without authentication.
+        roles: its roles (``reader``, ``member``, ``admin``, ``service``); without
+            authentication every caller is a ``member`` (an ``admin`` with the header).
+        expires_at: when its credentials expire (epoch seconds), if they do.
+    """
 
     tenant_id: str
     admin: bool = False
+    subject: str = ""
+    roles: frozenset[str] = frozenset({"member"})
+    expires_at: float | None = None
 
     def acting_tenant(self, requested: str) -> str:
         """The tenant a request acts for: the caller's own unless an admin names another."""

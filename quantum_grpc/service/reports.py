@@ -89,7 +89,8 @@ async def receive_report(
     applied like every report.
 
     Raises:
-        BackendNotOwner: ``backend`` is not configured.
+        BackendNotOwner: ``backend`` is not configured, or an entry is about a resource
+            another back-end owns (nothing is applied then: docs/security.md).
         BackendInputRejected: the report is too large or has an entry the core cannot take.
     """
     if backend not in configured:
@@ -105,7 +106,46 @@ async def receive_report(
         )
         raise
     log_truncations(backend, "a report", cut)
+    await check_owner(store, backend, taken)
     return await apply_report(store, backend, taken)
+
+
+async def check_owner(store: Store, backend: str, statuses: Sequence[rs.ResourceStatus]) -> None:
+    """Refuse the whole report if any entry is about another back-end's resource: a
+    back-end that does so is misconfigured or hostile, and none of its report is taken.
+    (A resource's back-end never changes, so checking before applying is safe.)"""
+    wanted = {
+        rs.RESOURCE_KIND_NETWORK: {
+            s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_NETWORK
+        },
+        rs.RESOURCE_KIND_PORT: {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_PORT},
+    }
+    owners: dict[tuple[int, str], str] = {}
+    async with store.read() as session:
+        for kind, model in (
+            (rs.RESOURCE_KIND_NETWORK, NetworkRow),
+            (rs.RESOURCE_KIND_PORT, PortRow),
+        ):
+            if wanted[kind]:
+                rows = await session.execute(
+                    select(model.id, model.backend).where(model.id.in_(wanted[kind]))
+                )
+                owners.update(((kind, row_id), owner) for row_id, owner in rows.all())
+    for index, status in enumerate(statuses):
+        owner = owners.get((status.kind, status.resource_id), backend)
+        if owner != backend:
+            limited.warning(
+                f"{backend}/report/not-owner",
+                "refused a report from back-end %s: statuses[%d] is about %s's %s",
+                backend,
+                index,
+                owner,
+                status.resource_id,
+            )
+            raise BackendNotOwner(
+                f"statuses[{index}] is about a resource back-end {backend!r} does not own",
+                field=f"statuses[{index}].resource_id",
+            )
 
 
 async def apply_report(store: Store, backend: str, statuses: list[rs.ResourceStatus]) -> Tally:

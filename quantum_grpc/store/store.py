@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import time
 import uuid
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -192,6 +193,14 @@ class Store:
         self._last_failure: float | None = None
         self._open: set[AsyncSession] = set()
         self._endings: set[asyncio.Task[None]] = set()
+        self._closed = False
+        # A connection given back after close() (an ending that outlived its wait) would
+        # sit open in the disposed pool: close it instead.
+        event.listen(engine.sync_engine, "checkin", self._on_checkin)
+
+    def _on_checkin(self, _dbapi_connection: object, record: Any) -> None:
+        if self._closed:
+            record.invalidate()
 
     def add_listener(self, listener: Callable[[int, list[OutboxRow]], None]) -> None:
         """Call ``listener(head_revision, outbox_entries)`` after every commit."""
@@ -367,13 +376,14 @@ class Store:
             return False
         return True
 
-    async def close(self, timeout: float = 5.0) -> None:
+    async def close(self, timeout: float = 15.0) -> None:
         """Let in-flight session endings finish, discard sessions still open, dispose.
 
         A session still open here belongs to work the server abandoned on stop; its
         connection is closed, so the server rolls its transaction back (``dispose`` alone
         only closes the connections that are back in the pool).
         """
+        self._closed = True
         if self._endings:
             await asyncio.wait(set(self._endings), timeout=timeout)
         for session in list(self._open):
@@ -381,3 +391,6 @@ class Store:
                 await asyncio.wait_for(self._shielded(session.invalidate()), timeout)
             self._open.discard(session)
         await self.engine.dispose()
+        # A connection whose opening was cancelled half-way belongs to no pool and no
+        # session, yet its socket stays open until it is garbage-collected: collect now.
+        gc.collect()

@@ -83,11 +83,11 @@ class Setup:
     app: App
     backend: SpoilingBackend
     api: Api
-    channel: grpc.aio.Channel
+    internal: grpc.aio.Channel  # to the internal listener, where back-ends report
 
     @property
     def reporter(self) -> status_reporter_pb2_grpc.StatusReporterServiceStub:
-        return status_reporter_pb2_grpc.StatusReporterServiceStub(self.channel)
+        return status_reporter_pb2_grpc.StatusReporterServiceStub(self.internal)
 
     @property
     def name(self) -> str:
@@ -119,8 +119,8 @@ async def setup_factory(
         link = app.links.get(inner.name)
         assert link is not None
         await link.ready.wait()
-        channel = channel_factory(app.address)
-        return Setup(app, backend, Api(channel), channel)
+        internal = channel_factory(app.internal_address)
+        return Setup(app, backend, Api(channel_factory(app.address)), internal)
 
     yield start
     for inner in started:
@@ -129,7 +129,7 @@ async def setup_factory(
 
 async def _tenant_is_served(setup: Setup) -> None:
     """Health SERVING, no storage failure counted, lists and a fresh watch work."""
-    health = health_pb2_grpc.HealthStub(setup.channel)
+    health = health_pb2_grpc.HealthStub(setup.api.channel)
     answer = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
     assert not setup.app.store.failed_within(3600), "a write counted as a storage failure"

@@ -346,8 +346,15 @@ def raw(method: MethodDescriptor) -> Call:
     """``MALFORMED`` sent as the request (or first stream message) of ``method``."""
     path = f"/{method.containing_service.full_name}/{method.name}"
 
+    internal = method.containing_service.full_name.startswith("quantum.plugin.")
+
     async def call(w: World) -> Any:
-        channel, md = w.a.channel, w.a.md
+        if internal:  # back-ends' services are served on the internal listener only
+            async with grpc.aio.insecure_channel(w.stack.app.internal_address) as channel:
+                return await _send(channel, w.a.md)
+        return await _send(w.a.channel, w.a.md)
+
+    async def _send(channel: grpc.aio.Channel, md: Any) -> Any:
         if method.client_streaming:
 
             async def one() -> AsyncIterator[bytes]:

@@ -126,13 +126,17 @@ async def test_applied_is_refused_for_attachments(stack_factory) -> None:
     assert error.field == "condition"
 
 
-async def test_a_stale_report_never_moves_observed_generation_backwards(stack_factory) -> None:
+async def test_a_stale_report_never_moves_observed_generation_backwards(
+    stack_factory, channel_factory
+) -> None:
     stack = await stack_factory("sync")
     api = stack.api
     port = await _active_port(api)
     changed = await api.update_port(port.id, qos=port_pb2.QosPolicy(rate_kbps=500))
     assert changed.observed_generation == changed.generation == 3
-    reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(api.channel)
+    reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(
+        channel_factory(stack.app.internal_address)
+    )
     late = rs.ResourceStatus(
         kind=rs.RESOURCE_KIND_PORT,
         resource_id=port.id,

@@ -37,8 +37,10 @@ async def _two_backends(
         link = app.links.get(name)
         assert link is not None
         await link.ready.wait()
-    channel = channel_factory(app.address)
-    return Api(channel), first, status_reporter_pb2_grpc.StatusReporterServiceStub(channel)
+    reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(
+        channel_factory(app.internal_address)
+    )
+    return Api(channel_factory(app.address)), first, reporter
 
 
 async def test_reports_only_count_from_the_owner_and_for_the_current_generation(
@@ -52,13 +54,17 @@ async def test_reports_only_count_from_the_owner_and_for_the_current_generation(
     assert active.status == port_pb2.PORT_STATUS_ACTIVE
     generation = 2  # create, then plug
 
-    # Another back-end cannot touch it.
-    answer = await reporter.ReportStatus(
-        sr.ReportStatusRequest(
-            backend="sim-b", statuses=[_port_report(port.id, generation, port_pb2.LINK_STATUS_DOWN)]
+    # Another back-end cannot touch it: the whole report is refused, nothing applied.
+    error = await rpc_error(
+        reporter.ReportStatus(
+            sr.ReportStatusRequest(
+                backend="sim-b",
+                statuses=[_port_report(port.id, generation, port_pb2.LINK_STATUS_DOWN)],
+            )
         )
     )
-    assert (answer.applied, answer.rejected) == (0, 1)
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "BACKEND_NOT_OWNER" and error.field == "statuses[0].resource_id"
     assert (await api.get_port(port.id)).revision == active.revision
 
     # A re-assertion of what the core already shows changes nothing, not even the revision.
@@ -116,7 +122,7 @@ async def test_error_is_left_only_by_a_new_change(stack_factory, channel_factory
     stack = await stack_factory("faulty", failure_rate=1.0, step_delay=0.01)
     api = stack.api
     reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(
-        channel_factory(stack.app.address)
+        channel_factory(stack.app.internal_address)
     )
     net = await api.create_network("n")
     failed = await eventually(
@@ -166,7 +172,7 @@ async def test_a_change_to_the_port_retries_a_failed_plug(stack_factory, channel
     stack = await stack_factory("faulty", failure_rate=1.0, step_delay=0.01)
     api = stack.api
     reporter = status_reporter_pb2_grpc.StatusReporterServiceStub(
-        channel_factory(stack.app.address)
+        channel_factory(stack.app.internal_address)
     )
     net = await api.create_network("n")
     port = await api.create_port(net.id)

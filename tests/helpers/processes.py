@@ -35,10 +35,16 @@ def start_command(
     )
 
 
-async def wait_serving(address: str, timeout: float = 30.0) -> None:
-    """Wait until grpc.health.v1 at ``address`` says SERVING."""
+async def wait_serving(
+    address: str, timeout: float = 30.0, credentials: grpc.ChannelCredentials | None = None
+) -> None:
+    """Wait until grpc.health.v1 at ``address`` says SERVING (over TLS with ``credentials``)."""
     deadline = time.monotonic() + timeout
-    async with grpc.aio.insecure_channel(address) as channel:
+    if credentials is None:
+        dialled = grpc.aio.insecure_channel(address)
+    else:
+        dialled = grpc.aio.secure_channel(address, credentials)
+    async with dialled as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:

@@ -2,7 +2,9 @@
 
 The back-end and the agents run as real subprocesses (``python -m ...``) so an agent can
 be SIGKILLed; the core runs in-process (tests/conftest.py's ``core_factory``). Every
-namespace and process is removed after each test, pass or fail.
+namespace and process is removed after each test, pass or fail. Everything talks mTLS,
+as deployed (docs/security.md): core and back-end both ways, agents to the back-end, each
+with a certificate of the lab's CA naming who it is.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.conftest import CoreFactory
 from tests.helpers import Api, need
 from tests.helpers.processes import wait_serving
 
+from .certs import LabPki, files, tls_flags
 from .lab import Lab, prerequisites
 from .watch import StatusWatch
 
@@ -59,13 +62,23 @@ def quantum_grpc(*args: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-async def start_backend(lab: Lab, logs: Path, listen: str = "127.0.0.1:0") -> tuple[Any, str]:
-    """Start a back-end subprocess on ``listen``; the process and its address once serving."""
+@pytest.fixture
+def pki(tmp_path: Path) -> LabPki:
+    """The lab's CA and the certificates of the core, the back-end and the agents."""
+    return LabPki(tmp_path / "pki")
+
+
+async def start_backend(
+    lab: Lab, logs: Path, pki: LabPki, listen: str = "127.0.0.1:0"
+) -> tuple[Any, str]:
+    """Start an mTLS back-end subprocess on ``listen``; the process and its address once
+    serving (health checked with the core's certificate)."""
     port_file = logs / "backend.port"
     port_file.unlink(missing_ok=True)
     backend = quantum_grpc(
         "plugin", "linuxbridge",
         "--listen", listen, "--port-file", str(port_file), "--grace-period", str(GRACE),
+        *tls_flags(pki.backend),
         log=logs / "backend.log",
     )  # fmt: skip
     lab.processes.append(backend)
@@ -75,8 +88,23 @@ async def start_backend(lab: Lab, logs: Path, listen: str = "127.0.0.1:0") -> tu
         assert time.monotonic() < deadline, "the back-end did not start"
         await asyncio.sleep(0.05)
     address = f"127.0.0.1:{int(port_file.read_text())}"
-    await wait_serving(address)
+    await wait_serving(address, credentials=files(pki.core).channel_credentials())
     return backend, address
+
+
+def start_agent(
+    lab: Lab, logs: Path, pki: LabPki, host: str, netns: str, backend: str, log: str = ""
+) -> subprocess.Popen[bytes]:
+    """Start the agent of ``host`` (its certificate names it), wiring namespace ``netns``;
+    it logs to ``log`` (default ``agent-HOST.log``) in ``logs``."""
+    agent = quantum_grpc(
+        "agent", "linuxbridge",
+        "--host", host, "--netns", netns, "--backend", backend,
+        "--heartbeat", str(HEARTBEAT), *tls_flags(pki.agent(host)),
+        log=logs / (log or f"agent-{host}.log"),
+    )  # fmt: skip
+    lab.processes.append(agent)
+    return agent
 
 
 @dataclass
@@ -85,6 +113,7 @@ class Stack:
 
     lab: Lab
     logs: Path
+    pki: LabPki
     backend: subprocess.Popen[bytes]
     backend_address: str
     api: Api
@@ -95,18 +124,12 @@ class Stack:
         """SIGKILL the back-end and start a new one (empty) on the same address."""
         self.backend.send_signal(signal.SIGKILL)
         self.backend.wait()
-        self.backend, _ = await start_backend(self.lab, self.logs, self.backend_address)
+        self.backend, _ = await start_backend(self.lab, self.logs, self.pki, self.backend_address)
 
     def start_agent(self, host: str, netns: str) -> subprocess.Popen[bytes]:
         """Start (or restart) the agent of ``host``, wiring namespace ``netns``."""
-        agent = quantum_grpc(
-            "agent", "linuxbridge",
-            "--host", host, "--netns", netns, "--backend", self.backend_address,
-            "--heartbeat", str(HEARTBEAT),
-            log=self.logs / f"agent-{host}.log",
-        )  # fmt: skip
+        agent = start_agent(self.lab, self.logs, self.pki, host, netns, self.backend_address)
         self.agents[host] = agent
-        self.lab.processes.append(agent)
         return agent
 
     def kill_agent(self, host: str) -> float:
@@ -126,13 +149,14 @@ class Stack:
 async def stack(
     lab: Lab,
     tmp_path: Path,
+    pki: LabPki,
     core_factory: CoreFactory,
     channel_factory: Callable[[str], grpc.aio.Channel],
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Stack]:
-    """A back-end subprocess and an in-process core that dispatches to it."""
-    backend, address = await start_backend(lab, tmp_path)
-    app = await core_factory(BackendTarget("linuxbridge", address))
+    """A back-end subprocess and an in-process core that dispatches to it, over mTLS."""
+    backend, address = await start_backend(lab, tmp_path, pki)
+    app = await core_factory(BackendTarget("linuxbridge", address), internal_tls=pki.core_tls())
     link = app.links.get("linuxbridge")
     assert link is not None
     await asyncio.wait_for(link.ready.wait(), 20)
@@ -140,7 +164,7 @@ async def stack(
     tenant = f"lb-{uuid.uuid4().hex[:8]}"
     watch = StatusWatch(channel, tenant)
     await watch.start()
-    made = Stack(lab, tmp_path, backend, address, Api(channel, tenant), watch)
+    made = Stack(lab, tmp_path, pki, backend, address, Api(channel, tenant), watch)
     try:
         yield made
     finally:

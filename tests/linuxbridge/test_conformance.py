@@ -8,7 +8,8 @@ from pathlib import Path
 from quantum_plugins.conformance.runner import run_conformance
 from quantum_plugins.conformance.scenarios import SCENARIOS
 
-from .conftest import HEARTBEAT, quantum_grpc, start_backend
+from .certs import LabPki
+from .conftest import start_agent, start_backend
 from .lab import Lab, Vm
 
 
@@ -39,16 +40,17 @@ class LabInterfaces:
             await asyncio.to_thread(self._lab.delete_vm, vm)
 
 
-async def test_linuxbridge_passes_every_scenario(lab: Lab, tmp_path: Path) -> None:
+async def test_linuxbridge_passes_every_scenario(lab: Lab, tmp_path: Path, pki: LabPki) -> None:
     hypervisor = lab.hypervisor("hv")
-    _backend, address = await start_backend(lab, tmp_path)
-    agent = quantum_grpc(
-        "agent", "linuxbridge",
-        "--host", "hv1", "--netns", hypervisor, "--backend", address, "--heartbeat", str(HEARTBEAT),
-        log=tmp_path / "agent-hv1.log",
-    )  # fmt: skip
-    lab.processes.append(agent)
-    results = await run_conformance(address, interfaces=LabInterfaces(lab, hypervisor), timeout=20)
+    _backend, address = await start_backend(lab, tmp_path, pki)
+    start_agent(lab, tmp_path, pki, "hv1", hypervisor, address)
+    # mTLS all the way: the suite's cores dial the back-end and take its reports with it.
+    results = await run_conformance(
+        address,
+        interfaces=LabInterfaces(lab, hypervisor),
+        timeout=20,
+        internal_tls=pki.core_tls(),
+    )
     failures = [f"{r.scenario} ({r.policy}): {r.detail}" for r in results if not r.passed]
     if failures:
         _print_logs(tmp_path)

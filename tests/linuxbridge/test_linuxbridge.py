@@ -26,8 +26,9 @@ from quantum_plugins.linuxbridge.names import (
     REASON_NOT_FOUND,
     bridge_name,
 )
+from tests.helpers import eventually
 
-from .conftest import Stack
+from .conftest import Stack, start_agent
 from .lab import Lab, Vm
 from .watch import ACTIVE, AVAILABLE, DOWN
 
@@ -229,3 +230,40 @@ async def test_backend_restart_leaves_the_datapath_alone(stack: Stack, lab: Lab)
         await watch.port(port_id, ACTIVE)
     assert lab.state(hv) == wired
     assert await all_reach(lab, [(vm1, vm2), (vm2, vm1)]) == [True, True]
+
+
+async def test_a_second_agent_for_a_live_host_is_refused_until_the_first_stops(
+    stack: Stack, lab: Lab
+) -> None:
+    hv = lab.hypervisor("hv1")
+    vm1, vm2 = lab.vm(hv, 1), lab.vm(hv, 2)
+    stack.start_agent("hv1", hv)
+    api, watch = stack.api, stack.watch
+    network = (await api.create_network("a")).id
+    ports = [await plugged(stack, network, vm) for vm in (vm1, vm2)]
+    for port_id in ports:
+        await watch.port(port_id, ACTIVE)
+
+    # A second agent with a valid certificate for the same host: refused, not preferred.
+    mark = watch.mark()
+    second_log = stack.logs / "agent-hv1-second.log"
+    second = start_agent(
+        lab, stack.logs, stack.pki, "hv1", hv, stack.backend_address, log=second_log.name
+    )
+
+    async def second_says() -> str:
+        return second_log.read_text() if second_log.exists() else ""
+
+    await eventually(second_says, lambda text: "already has a live agent" in text, timeout=15)
+    assert "registered with back-end" not in await second_says()
+    assert all(watch.ports[p].status == ACTIVE for p in ports)
+    assert all(p.status == ACTIVE for p in watch.port_history[mark:])  # never evicted
+
+    # The first one stops: its claim lapses at once and the second one takes over.
+    stack.kill_agent("hv1")
+    await eventually(second_says, lambda text: "registered with back-end" in text, timeout=15)
+    stack.agents["hv1"] = second
+    for port_id in ports:
+        await watch.port(port_id, ACTIVE)
+    assert await all_reach(lab, [(vm1, vm2)]) == [True]
+    await tear_down(stack, ports, ports, [network])

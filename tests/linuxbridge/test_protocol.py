@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -38,7 +39,11 @@ from quantum_plugins.linuxbridge.names import (
     bridge_name,
     tap_name,
 )
+from tests.helpers import eventually
+from tests.helpers.pki import Issued, channel_credentials, issue, make_ca
 from tests.plugins import ReportCollector
+
+from .certs import LabPki, files
 
 NETWORK, PORT = rs.RESOURCE_KIND_NETWORK, rs.RESOURCE_KIND_PORT
 CREATE, UPDATE = backend_pb2.CHANGE_ACTION_CREATE, backend_pb2.CHANGE_ACTION_UPDATE
@@ -52,14 +57,26 @@ HOST = "hv1"
 
 
 class Rig:
-    """A back-end, a report collector, stubs for both services, and a port's desired state."""
+    """A back-end, a report collector, stubs for both services, and a port's desired state.
 
-    def __init__(self, backend: LinuxBridgeBackend, port: int, collector: ReportCollector):
+    With ``pki`` everything is mTLS: the core's stub presents the core's certificate, the
+    agent's stub the certificate of host ``HOST``.
+    """
+
+    def __init__(
+        self,
+        backend: LinuxBridgeBackend,
+        port: int,
+        collector: ReportCollector,
+        pki: LabPki | None = None,
+    ):
         self.backend = backend
         self.collector = collector
-        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        self.core = backend_pb2_grpc.BackendServiceStub(self.channel)
-        self.agent = agent_service_pb2_grpc.AgentServiceStub(self.channel)
+        self.address = f"127.0.0.1:{port}"
+        self.pki = pki
+        self.channels: list[grpc.aio.Channel] = []
+        self.core = backend_pb2_grpc.BackendServiceStub(self.dial(pki and pki.core))
+        self.agent = self.agent_stub(HOST)
         self.agent_id = str(uuid.uuid4())
         self.network_id = str(uuid.uuid4())
         self.spec = backend_pb2.PortSpec(
@@ -67,6 +84,24 @@ class Rig:
         )
         self.generation = 0
         self.mark = 0
+
+    def dial(self, issued: Issued | None) -> grpc.aio.Channel:
+        """A channel to the back-end presenting ``issued`` (plain text when None)."""
+        if issued is None:
+            channel = grpc.aio.insecure_channel(self.address)
+        else:
+            channel = grpc.aio.secure_channel(self.address, files(issued).channel_credentials())
+        self.channels.append(channel)
+        return channel
+
+    def agent_stub(self, host: str) -> Any:
+        """AgentService as the agent of ``host`` (its certificate, under mTLS)."""
+        channel = self.dial(self.pki and self.pki.agent(host))
+        return agent_service_pb2_grpc.AgentServiceStub(channel)
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
 
     async def change(self, action: backend_pb2.ChangeAction, **fields: Any) -> Any:
         """Apply a change of the port (its generation grows) and return the answer."""
@@ -146,12 +181,33 @@ def tap(interface_id: str, oper_up: bool = True) -> binding_pb2.Tap:
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
+    async with running_rig() as made:
+        yield made
+
+
+@pytest.fixture
+async def tls_rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    async with running_rig(LabPki(tmp_path)) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def running_rig(pki: LabPki | None = None) -> AsyncIterator[Rig]:
+    """A primed back-end holding one network; mTLS everywhere with ``pki``."""
     collector = ReportCollector()
-    await collector.start()
+    tls: dict[str, Any] = {}
+    if pki is not None:
+        await collector.start(credentials=files(pki.core).server_credentials())
+        tls = {
+            "server_credentials": files(pki.backend).server_credentials(),
+            "reporter_credentials": files(pki.backend).channel_credentials(),
+        }
+    else:
+        await collector.start()
     _server, port, backend = await build_linuxbridge_server(
-        grace_period=0.3, tick=0.05, settle=0.05, reassert_interval=0
+        grace_period=0.3, tick=0.05, settle=0.05, reassert_interval=0, **tls
     )
-    made = Rig(backend, port, collector)
+    made = Rig(backend, port, collector, pki)
     try:
         await made.core.DescribeBackend(
             backend_pb2.DescribeBackendRequest(reporter_target=collector.target, core_id="test")
@@ -169,7 +225,7 @@ async def rig() -> AsyncIterator[Rig]:
         assert answer.outcome == DONE and answer.status.state == READY
         yield made
     finally:
-        await made.channel.close()
+        await made.close()
         await backend.stop(0)
         await collector.stop()
 
@@ -271,8 +327,10 @@ async def test_reasons_grace_heartbeats_and_unplug(rig: Rig) -> None:
     assert not (
         await rig.agent.Heartbeat(apb.HeartbeatRequest(host=HOST, agent_id="stranger"))
     ).registered
+    # The old instance stops (its binding stream ends): its claim on the host lapses.
+    stream.cancel()
     rig.agent_id = str(uuid.uuid4())
-    await rig.register(tap(interface))
+    await eventually(lambda: registers(rig, tap(interface)), lambda code: code is None, timeout=5)
     restarted = rig.agent.WatchBindings(apb.WatchBindingsRequest(host=HOST, agent_id=rig.agent_id))
     snapshot = await next_response(restarted)
     assert [e.binding.port_id for e in snapshot.events] == [rig.spec.id]
@@ -291,8 +349,16 @@ async def test_reasons_grace_heartbeats_and_unplug(rig: Rig) -> None:
         keepalive.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keepalive
-    stream.cancel()
     restarted.cancel()
+
+
+async def registers(rig: Rig, *taps: binding_pb2.Tap) -> grpc.StatusCode | None:
+    """Register ``rig.agent_id``; None when accepted, else the refusal's code."""
+    try:
+        await rig.register(*taps)
+    except grpc.aio.AioRpcError as exc:
+        return exc.code()
+    return None
 
 
 async def heartbeats(rig: Rig) -> None:
@@ -301,6 +367,132 @@ async def heartbeats(rig: Rig) -> None:
             apb.HeartbeatRequest(host=HOST, agent_id=rig.agent_id, interval_ms=200)
         )
         await asyncio.sleep(0.1)
+
+
+async def test_a_second_live_agent_for_a_host_is_refused_not_preferred(rig: Rig) -> None:
+    interface = str(uuid.uuid4())
+    await rig.change(CREATE)
+    await rig.change(PLUG, interface_id=interface)
+    await rig.register(tap(interface))
+    stream = rig.agent.WatchBindings(apb.WatchBindingsRequest(host=HOST, agent_id=rig.agent_id))
+    binding = (await next_response(stream)).events[0].binding
+    await rig.ack(binding)
+    await rig.report("", UP)
+
+    # An impostor (or a second agent started by mistake) claims the live host: refused.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await rig.register(tap(interface), agent_id="impostor")
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "already has a live agent" in (refused.value.details() or "")
+    # The real agent keeps the host: still registered, its port still up, its acks taken.
+    beat = await rig.agent.Heartbeat(
+        apb.HeartbeatRequest(host=HOST, agent_id=rig.agent_id, interval_ms=200)
+    )
+    assert beat.registered
+    await rig.ack(binding)
+    assert rig.reports_now()[-1].link_status == UP
+    impostor_beat = await rig.agent.Heartbeat(apb.HeartbeatRequest(host=HOST, agent_id="impostor"))
+    assert not impostor_beat.registered
+    stream.cancel()
+
+
+async def test_an_agent_reporting_a_port_of_another_host_is_denied(rig: Rig) -> None:
+    interface = str(uuid.uuid4())
+    await rig.change(CREATE)
+    await rig.change(PLUG, interface_id=interface)
+    other = apb.ReportTapsRequest(
+        host="hv2", agent_id="hv2-agent", full=True, taps=[tap(interface)]
+    )
+    await rig.agent.ReportTaps(other)  # the tap is on hv2: the port is bound there
+    await rig.register()
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await rig.ack(
+            binding_pb2.Binding(port_id=rig.spec.id, revision=99, tap=tap_name(interface))
+        )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert rig.spec.id in (denied.value.details() or "")
+    await asyncio.sleep(0.5)  # past the grace period: a forged ack would have shown by now
+    assert all(r.link_status != UP for r in rig.reports_now())
+
+
+async def test_agent_and_backend_work_over_mtls(tls_rig: Rig) -> None:
+    rig = tls_rig
+    interface = str(uuid.uuid4())
+    await rig.change(CREATE)
+    await rig.change(PLUG, interface_id=interface)
+    await rig.register(tap(interface))
+    stream = rig.agent.WatchBindings(apb.WatchBindingsRequest(host=HOST, agent_id=rig.agent_id))
+    snapshot = await next_response(stream)
+    await rig.ack(snapshot.events[0].binding)
+    # The report reached the collector, which takes only TLS with a certificate of the CA.
+    await rig.report("", UP)
+    stream.cancel()
+
+
+async def test_an_mtls_agent_speaks_only_for_its_certificates_host(tls_rig: Rig) -> None:
+    rig = tls_rig
+    interface = str(uuid.uuid4())
+    await rig.change(CREATE)
+    await rig.change(PLUG, interface_id=interface)
+    hv2 = rig.agent_stub("hv2")
+    await hv2.ReportTaps(
+        apb.ReportTapsRequest(host="hv2", agent_id="hv2-agent", full=True, taps=[tap(interface)])
+    )
+    await rig.register()
+    claims = [
+        rig.agent.ReportTaps(apb.ReportTapsRequest(host="hv2", agent_id=rig.agent_id, full=True)),
+        rig.agent.Heartbeat(apb.HeartbeatRequest(host="hv2", agent_id="hv2-agent")),
+        rig.agent.WatchBindings(apb.WatchBindingsRequest(host="hv2", agent_id="hv2-agent")).read(),
+    ]
+    for claim in claims:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await claim
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "not host 'hv2'" in (denied.value.details() or "")
+    # Its own host name, but another host's port.
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await rig.ack(
+            binding_pb2.Binding(port_id=rig.spec.id, revision=99, tap=tap_name(interface))
+        )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_dns_san_names_the_agents_host(tls_rig: Rig) -> None:
+    rig = tls_rig
+    assert rig.pki is not None
+    issued = issue(rig.pki.ca, "dns-agent", san_dns=[HOST.upper()], client=True)
+    agent = agent_service_pb2_grpc.AgentServiceStub(rig.dial(issued))
+    answer = await agent.ReportTaps(apb.ReportTapsRequest(host=HOST, agent_id="a", full=True))
+    assert answer.registered
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await agent.ReportTaps(apb.ReportTapsRequest(host="hv2", agent_id="a", full=True))
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_an_agent_certificate_may_not_call_backend_service(tls_rig: Rig) -> None:
+    rig = tls_rig
+    core_as_agent = backend_pb2_grpc.BackendServiceStub(rig.dial(rig.pki and rig.pki.agent(HOST)))
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await core_as_agent.ListStatus(backend_pb2.ListStatusRequest())
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_plain_text_and_foreign_agents_cannot_reach_an_mtls_backend(
+    tls_rig: Rig, tmp_path: Path
+) -> None:
+    rig = tls_rig
+    assert rig.pki is not None
+    rogue = issue(make_ca(tmp_path / "rogue", "rogue"), "agent-hv1", client=True)
+    foreign = grpc.aio.secure_channel(rig.address, channel_credentials(rig.pki.ca, rogue))
+    rig.channels.append(foreign)
+    for channel in (rig.dial(None), foreign):
+        agent = agent_service_pb2_grpc.AgentServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await agent.ReportTaps(
+                apb.ReportTapsRequest(host=HOST, agent_id="x", full=True), timeout=5
+            )
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert rig.backend.host(HOST) is None  # no trace of either attempt
 
 
 async def test_no_snapshot_before_the_core_resynchronised() -> None:

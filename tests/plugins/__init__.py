@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from quantum_api.plugin.v1 import status_reporter_pb2, status_reporter_pb2_grpc
+from quantum_plugins.common.tls import bind
 
 
 class ReportCollector:
@@ -33,11 +34,11 @@ class ReportCollector:
             self._changed.notify_all()
         return status_reporter_pb2.ReportStatusResponse(applied=len(request.statuses))
 
-    async def start(self, port: int = 0) -> int:
-        """Serve on ``port`` (0: any free one); returns the bound port."""
+    async def start(self, port: int = 0, credentials: grpc.ServerCredentials | None = None) -> int:
+        """Serve on ``port`` (0: any free one), over TLS with ``credentials``; the port."""
         self._server = grpc.aio.server()
         status_reporter_pb2_grpc.add_StatusReporterServiceServicer_to_server(self, self._server)
-        self.port = self._server.add_insecure_port(f"127.0.0.1:{port}")
+        self.port = bind(self._server, f"127.0.0.1:{port}", credentials)
         await self._server.start()
         return self.port
 

@@ -127,7 +127,7 @@ async def test_an_entry_the_core_refuses_for_good_does_not_block_the_rest(stack_
     sender = StatusSender(stack.sim.backend.name, initial_backoff=0.05)
     sender.start()
     try:
-        sender.set_target(stack.app.address)
+        sender.set_target(stack.app.internal_address)  # docs/security.md
         undefined_state = resource_status_pb2.ResourceStatus(
             kind=resource_status_pb2.RESOURCE_KIND_NETWORK,
             resource_id=net.id,

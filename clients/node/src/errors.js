@@ -69,12 +69,46 @@ const RESUMABLE_REASONS = new Set([`${grpc.status.RESOURCE_EXHAUSTED}:WATCH_LAGG
  * - RESOURCE_EXHAUSTED with reason WATCH_LAGGING;
  * - INTERNAL, UNKNOWN or CANCELLED without an ErrorInfo of domain "quantum.v1": a cut
  *   connection. An INTERNAL carrying the server's ErrorInfo is a server bug (its metadata
- *   names the incident) and is not resumed.
+ *   names the incident) and is not resumed;
+ * - UNAUTHENTICATED with reason TOKEN_EXPIRED when `tokenRenewed`: the token source now
+ *   gives another token than the one the stream carried (a rotated file, a refreshing
+ *   function). Without a new token a resume would only be refused again.
  */
-export function isResumable(error) {
+export function isResumable(error, { tokenRenewed = false } = {}) {
   if (error.code === grpc.status.UNAVAILABLE) return true;
   if (error.domain !== ERROR_DOMAIN) return TRANSPORT_CUTS.has(error.code);
+  if (isTokenExpired(error)) return tokenRenewed;
   return RESUMABLE_REASONS.has(`${error.code}:${error.reason}`);
+}
+
+/** Whether the server refused the caller's token as expired (also mid-stream). */
+export function isTokenExpired(error) {
+  return error?.code === grpc.status.UNAUTHENTICATED && error.reason === 'TOKEN_EXPIRED';
+}
+
+/**
+ * `error` with a hint appended when it is a failed TLS set-up, which grpc-js reports as a
+ * bare UNAVAILABLE: an untrusted server certificate, TLS against a plaintext port, or the
+ * server hanging up on a client without (or with a refused) certificate.
+ */
+export function withTlsHint(error, { tls, hasClientCert }) {
+  if (error.code !== grpc.status.UNAVAILABLE || error.domain === ERROR_DOMAIN) return error;
+  const text = error.message;
+  let hint = '';
+  if (/self[- ]signed|unable to (verify|get local issuer)|CERT_|certificate verify/i.test(text)) {
+    hint = "the server's certificate is not trusted: give the CA that signed it (ca, QUANTUM_CA)";
+  } else if (/wrong version number|packet length too long/i.test(text)) {
+    hint = 'the server does not speak TLS here: use grpc://host:port (plaintext)';
+  } else if (tls === false && /Connection dropped|Socket closed|ECONNRESET|Protocol error|GOAWAY/i.test(text)) {
+    hint = 'if the server uses TLS, use grpcs://host:port (or tls: true) and its CA';
+  } else if (tls && /certificate required|handshake failure|alert|ECONNRESET|Connection dropped|Socket closed|Last error: Failed to connect \(/i.test(text)) {
+    // grpc-js says only "Failed to connect" when the server hangs up during the handshake.
+    hint = hasClientCert
+      ? 'the server ended the TLS set-up: it may not trust the client certificate'
+      : 'the server ended the TLS set-up: it may require a client certificate (cert and key, QUANTUM_CERT and QUANTUM_KEY)';
+  }
+  if (hint) error.message = `${text} (${hint})`;
+  return error;
 }
 
 /**

@@ -6,7 +6,7 @@
 // the stream drops, and `waitFor` built on that iterator.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,12 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-import { QuantumError, codeName, decodeStatus, fromServiceError, isResumable, ERROR_DOMAIN } from './errors.js';
+import {
+  QuantumError, codeName, decodeStatus, fromServiceError, isResumable, isTokenExpired, withTlsHint,
+  ERROR_DOMAIN,
+} from './errors.js';
 
-export { QuantumError, codeName, decodeStatus, fromServiceError, isResumable, ERROR_DOMAIN };
+export { QuantumError, codeName, decodeStatus, fromServiceError, isResumable, isTokenExpired, ERROR_DOMAIN };
 /** Numeric gRPC status codes, re-exported from grpc-js: `status.NOT_FOUND === 5`. */
 export const status = grpc.status;
 
@@ -82,6 +85,80 @@ function target(url) {
   return url.replace(/^(grpcs?|https?|dns):\/\/(?!\/)/, '').replace(/\/+$/, '');
 }
 
+/** true for grpcs:// and https://, false for grpc:// and http://, null for a bare host:port. */
+function schemeTls(url) {
+  if (/^(grpcs|https):\/\//.test(url)) return true;
+  if (/^(grpc|http):\/\//.test(url)) return false;
+  return null;
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const flag = (value) => TRUE.has(String(value ?? '').trim().toLowerCase());
+
+/** A PEM given as a Buffer, or a path to read. */
+function pem(value, what) {
+  if (value == null || value === '') return null;
+  if (Buffer.isBuffer(value)) return value;
+  try {
+    return readFileSync(value);
+  } catch (error) {
+    throw new TypeError(`cannot read the ${what} ${value}: ${error.message}`);
+  }
+}
+
+/**
+ * The TLS decision and credentials: TLS for grpcs:// (https://), plaintext for grpc://
+ * (http://), and for a bare host:port TLS when `tls` is set or a CA or client certificate
+ * is given. Returns { tls, credentials }.
+ */
+function channelCredentials(url, { tls, ca, cert, key }) {
+  const scheme = schemeTls(url);
+  if (scheme === false && tls === true) {
+    throw new TypeError(`${url} is a plaintext URL; use grpcs:// for TLS`);
+  }
+  if (Boolean(cert) !== Boolean(key)) throw new TypeError('a client certificate needs both cert and key');
+  const useTls = scheme ?? (tls ?? Boolean(ca || cert));
+  if (!useTls) return { tls: false, credentials: grpc.credentials.createInsecure() };
+  return {
+    tls: true,
+    credentials: grpc.credentials.createSsl(pem(ca, 'CA file'), pem(key, 'client key'),
+      pem(cert, 'client certificate')),
+  };
+}
+
+/**
+ * The token source: a string (the token), a function returning the current token (or a
+ * promise of it), or a file read again on every use (so a rotated file is picked up).
+ * Returns { current: async () => token|null, renewable }.
+ */
+function tokenSource(token, tokenFile) {
+  if (token != null && token !== '' && tokenFile) throw new TypeError('give token or tokenFile, not both');
+  if (typeof token === 'function') {
+    return { renewable: true, current: async () => String((await token()) ?? '').trim() || null };
+  }
+  if (token) return { renewable: false, current: async () => String(token).trim() };
+  if (tokenFile) {
+    return {
+      renewable: true,
+      current: async () => {
+        let text;
+        try {
+          text = readFileSync(tokenFile, 'utf8').trim();
+        } catch (error) {
+          throw new QuantumError(`cannot read the token file ${tokenFile}: ${error.message}`,
+            { code: grpc.status.UNAUTHENTICATED, reason: 'TOKEN_UNAVAILABLE', cause: error });
+        }
+        if (!text) {
+          throw new QuantumError(`the token file ${tokenFile} is empty`,
+            { code: grpc.status.UNAUTHENTICATED, reason: 'TOKEN_UNAVAILABLE' });
+        }
+        return text;
+      },
+    };
+  }
+  return { renewable: false, current: async () => null };
+}
+
 const lowerFirst = (name) => name[0].toLowerCase() + name.slice(1);
 
 /**
@@ -112,10 +189,21 @@ export function toDate(timestamp) {
  * `client.waitForReady()`) opens it.
  *
  * @param {object} [options]
- * @param {string} [options.url] host:port; default $QUANTUM_URL or 127.0.0.1:9696
+ * @param {string} [options.url] grpcs://host:port (TLS), or host:port / grpc://host:port
+ *   (plaintext); default $QUANTUM_URL or 127.0.0.1:9696
  * @param {string} [options.tenant] sent as `x-tenant-id`; default $QUANTUM_TENANT
  * @param {boolean} [options.admin] also send `x-quantum-admin: true`
- * @param {grpc.ChannelCredentials} [options.credentials] default insecure
+ * @param {string|(() => string|Promise<string>)} [options.token] bearer token, or a function
+ *   returning the current one; default $QUANTUM_TOKEN
+ * @param {string} [options.tokenFile] file holding the token, read again on every call and
+ *   watch resume; default $QUANTUM_TOKEN_FILE
+ * @param {boolean} [options.tls] TLS with a bare host:port; default $QUANTUM_TLS (on when a
+ *   CA or client certificate is given)
+ * @param {string|Buffer} [options.ca] PEM CA(s) to trust; default $QUANTUM_CA, else the system's
+ * @param {string|Buffer} [options.cert] PEM client certificate; default $QUANTUM_CERT
+ * @param {string|Buffer} [options.key] its key; default $QUANTUM_KEY
+ * @param {grpc.ChannelCredentials} [options.credentials] channel credentials to use instead
+ *   of the TLS options above
  * @param {number} [options.timeoutMs] deadline of each unary call; default 30000
  * @param {number} [options.retries] extra attempts of idempotent calls on UNAVAILABLE; default 3
  * @param {string[]} [options.protoDirs] proto include directories; default the repository's
@@ -130,15 +218,27 @@ export class QuantumClient {
     url = process.env.QUANTUM_URL || DEFAULT_URL,
     tenant = process.env.QUANTUM_TENANT || '',
     admin = false,
-    credentials = grpc.credentials.createInsecure(),
+    token = process.env.QUANTUM_TOKEN || undefined,
+    tokenFile = token ? undefined : process.env.QUANTUM_TOKEN_FILE || undefined,
+    tls = process.env.QUANTUM_TLS ? flag(process.env.QUANTUM_TLS) : undefined,
+    ca = process.env.QUANTUM_CA,
+    cert = process.env.QUANTUM_CERT,
+    key = process.env.QUANTUM_KEY,
+    credentials,
     timeoutMs = 30_000,
     retries = 3,
     protoDirs,
     channelOptions = {},
   } = {}) {
+    const secure = credentials ? { tls: null, credentials } : channelCredentials(url, { tls, ca, cert, key });
+    credentials = secure.credentials;
+    /** Whether the channel uses TLS (null when `credentials` were given). */
+    this.tls = secure.tls;
+    this.hasClientCert = Boolean(cert);
     this.url = target(url);
     this.tenant = tenant;
     this.admin = admin;
+    this.token = tokenSource(token, tokenFile);
     this.timeoutMs = timeoutMs;
     this.retries = retries;
     const v1 = loadProtos(protoDirs);
@@ -151,13 +251,33 @@ export class QuantumClient {
     }
   }
 
-  /** Call metadata: the tenant, the admin flag, and any extra pairs. */
-  metadata(extra = {}) {
+  /** Call metadata: the tenant, the admin flag, the token if given, and any extra pairs. */
+  metadata(extra = {}, token = null) {
     const md = new grpc.Metadata();
     if (this.tenant) md.set('x-tenant-id', this.tenant);
     if (this.admin) md.set('x-quantum-admin', 'true');
+    if (token) md.set('authorization', `Bearer ${token}`);
     for (const [key, value] of Object.entries(extra)) md.set(key, value);
     return md;
+  }
+
+  /** The token to send now (asked of its source every time: a rotated file is re-read). */
+  currentToken() {
+    return this.token.current();
+  }
+
+  /** Whether the token source now gives another token than `used`. */
+  async #tokenRenewed(used) {
+    if (!this.token.renewable) return false;
+    try {
+      return (await this.token.current()) !== used;
+    } catch {
+      return false;
+    }
+  }
+
+  #failure(error) {
+    return withTlsHint(fromServiceError(error), { tls: this.tls, hasClientCert: this.hasClientCert });
   }
 
   /** Resolve once the channel is connected; reject after `timeoutMs`. */
@@ -235,16 +355,17 @@ export class QuantumClient {
     }
     const attempts = IDEMPOTENT.has(method) ? 1 + this.retries : 1;
     for (let attempt = 1; ; attempt++) {
+      const token = await this.currentToken();
       try {
         return await new Promise((resolve, reject) => {
           const onAbort = () => call.cancel();
           const call = stub[method](
             body,
-            this.metadata(metadata),
+            this.metadata(metadata, token),
             timeoutMs ? { deadline: Date.now() + timeoutMs } : {},
             (error, response) => {
               signal?.removeEventListener('abort', onAbort);
-              if (error) reject(fromServiceError(error));
+              if (error) reject(this.#failure(error));
               else resolve(response);
             },
           );
@@ -252,6 +373,10 @@ export class QuantumClient {
           else signal?.addEventListener('abort', onAbort, { once: true });
         });
       } catch (error) {
+        if (isTokenExpired(error) && await this.#tokenRenewed(token)) {
+          attempt -= 1; // refused before it ran: safe to send again with the new token
+          continue;
+        }
         if (error.code !== grpc.status.UNAVAILABLE || attempt >= attempts || signal?.aborted) {
           throw error;
         }
@@ -289,7 +414,9 @@ export class QuantumClient {
     let revision = Number(request.start_revision || 0);
     let failures = 0;
     while (!signal?.aborted) {
-      const stream = this.#openWatch({ ...request, start_revision: revision }, signal);
+      // Every stream (every resume) carries the token current when it starts.
+      const token = await this.currentToken();
+      const stream = this.#openWatch({ ...request, start_revision: revision }, signal, token);
       let error;
       try {
         for (;;) {
@@ -314,7 +441,8 @@ export class QuantumClient {
       if (error) {
         if (error.code === grpc.status.OUT_OF_RANGE && error.reason === 'REVISION_COMPACTED') {
           revision = 0; // start over from the current state
-        } else if (!resume || !isResumable(error)) {
+        } else if (!resume
+          || !isResumable(error, { tokenRenewed: isTokenExpired(error) && await this.#tokenRenewed(token) })) {
           throw error;
         }
       } else if (!resume) {
@@ -330,8 +458,8 @@ export class QuantumClient {
   }
 
   /** One WatchStatus call: next() -> the next WatchStatusResponse, or null at its end. */
-  #openWatch(request, signal) {
-    const call = this.stubs.WatchService.WatchStatus(request, this.metadata());
+  #openWatch(request, signal, token) {
+    const call = this.stubs.WatchService.WatchStatus(request, this.metadata({}, token));
     const queue = [];
     let ended = false;
     let failure = null;
@@ -343,7 +471,7 @@ export class QuantumClient {
       if (queue.length >= 64) call.pause(); // resumed as the consumer drains the queue
       notify();
     });
-    call.on('error', (error) => { failure = fromServiceError(error); notify(); });
+    call.on('error', (error) => { failure = this.#failure(error); notify(); });
     // 'end' comes only after every message was delivered (a paused stream keeps the rest
     // buffered); a failure may come earlier, but then the watch resumes after the last
     // revision it yielded, so nothing is lost.

@@ -5,9 +5,9 @@
 // The Python is $QUANTUM_PYTHON, else the repository's .venv/bin/python, else python3.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -79,9 +79,9 @@ async function stopProcess(child, graceMs = 10_000) {
   try { process.kill(-child.pid, 'SIGKILL'); } catch { /* none: the usual case */ }
 }
 
-/** Wait until the server answers a real call (ListNetworks) for `tenant`. */
-async function waitAcceptingCalls(url, child, timeoutMs = 30_000) {
-  const client = connect({ url, tenant: 'readiness-probe', retries: 0 });
+/** Wait until the server answers a real call (ListNetworks); `options` go to `connect`. */
+async function waitAcceptingCalls(url, child, timeoutMs = 30_000, options = {}) {
+  const client = connect({ url, tenant: 'readiness-probe', retries: 0, ...options });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -105,11 +105,11 @@ async function waitAcceptingCalls(url, child, timeoutMs = 30_000) {
 }
 
 /** A core (with its own sim back-end unless `args` name one) on a free port. */
-async function startServer(args = ['--sim-profile', 'async'], { port, dataDir } = {}) {
+async function startServer(args = ['--sim-profile', 'async'], { port, dataDir, probe = {} } = {}) {
   const listenPort = port ?? await freePort();
   const url = `127.0.0.1:${listenPort}`;
   const child = startPython(['serve', '--listen', url, '--grace', '1', ...args], { dataDir });
-  await waitAcceptingCalls(url, child);
+  await waitAcceptingCalls(probe.url ?? url, child, 30_000, probe);
   return { url, port: listenPort, child };
 }
 
@@ -419,6 +419,184 @@ describe('resuming', () => {
     } finally {
       behind.close();
       await stopProcess(proxy);
+    }
+  });
+});
+
+// --- TLS and tokens: a core with TLS (client certificates required) and --auth jwt -------
+// Certificates come from the repository's tests/helpers/pki.py, tokens from
+// `quantum-grpc token issue`: the same tools the Python tests use.
+
+/** `python ARGS` from the repository root, its stdout. */
+const python = (...args) => execFileSync(PYTHON, args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+
+/** Replace the token file at once (a new file renamed over it), as a kubelet does. */
+function rotate(file, token) {
+  writeFileSync(`${file}.new`, `${token}\n`);
+  renameSync(`${file}.new`, file);
+}
+
+/** Collect `watch` events into `seen` until `signal` aborts; resolves when it ends. */
+async function collect(watching, seen) {
+  try {
+    for await (const event of watching) seen.push(event);
+  } catch (error) {
+    if (error.code !== status.CANCELLED) throw error;
+  }
+}
+
+const eventKey = (event) => {
+  const kind = event.resource?.kind;
+  return [event.revision, kind, kind ? event.resource[kind].id : ''].join(' ');
+};
+const isMarker = (event) => event.type === 'EVENT_TYPE_SYNCED' || event.type === 'EVENT_TYPE_PROGRESS';
+
+describe('TLS and tokens', () => {
+  const pki = mkdtempSync(path.join(os.tmpdir(), 'quantum-node-pki-'));
+  const file = (name) => path.join(pki, name);
+  const tlsTenant = `tls-${randomUUID().slice(0, 8)}`;
+  let secure;
+  let url;
+  let certs;
+
+  /** A token for `tenant`, valid `ttl` ("3s", "1h"), minted by `quantum-grpc token issue`. */
+  const mint = (ttl = '1h', who = tlsTenant) => python('-m', 'quantum_grpc', 'token', 'issue',
+    '--key', file('jwt.secret'), '--tenant', who, '--role', 'member', '--ttl', ttl);
+
+  before(async () => {
+    python('-c', [
+      'import sys; from pathlib import Path',
+      'from tests.helpers.pki import make_ca, issue',
+      'ca = make_ca(Path(sys.argv[1]), "quantum")',
+      'issue(ca, "core"); issue(ca, "alice", client=True)',
+    ].join('\n'), pki);
+    writeFileSync(file('jwt.secret'), randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', ''));
+    certs = { ca: file('quantum-ca.pem'), cert: file('quantum-alice.pem'), key: file('quantum-alice.key') };
+    const port = await freePort();
+    url = `grpcs://127.0.0.1:${port}`;
+    secure = await startServer([
+      '--sim-profile', 'sync', '--tls-cert', file('quantum-core.pem'), '--tls-key', file('quantum-core.key'),
+      '--tls-client-ca', certs.ca, '--auth', 'jwt', '--jwt-key', file('jwt.secret'), '--jwt-leeway', '0',
+    ], { port, dataDir: mkdtempSync(path.join(pki, 'data-')), probe: { url, ...certs, token: mint() } });
+  });
+
+  after(async () => {
+    await stopProcess(secure?.child);
+    rmSync(pki, { recursive: true, force: true });
+  });
+
+  test('grpcs:// with the CA, a client certificate and a token file works', async () => {
+    rotate(file('token'), mint());
+    const quantum = connect({ url, ...certs, tokenFile: file('token'), tenant: '' });
+    try {
+      assert.equal(quantum.tls, true);
+      const { network } = await quantum.createNetwork({ name: 'over-tls' });
+      assert.equal(network.tenant_id, tlsTenant);
+    } finally {
+      quantum.close();
+    }
+  });
+
+  test('without the CA the call fails saying the certificate is not trusted', async () => {
+    const quantum = connect({ url, cert: certs.cert, key: certs.key, token: mint(), retries: 0 });
+    try {
+      await assert.rejects(quantum.listNetworks({}), (error) => {
+        assert.equal(error.code, status.UNAVAILABLE);
+        assert.match(error.message, /not trusted.*QUANTUM_CA/);
+        return true;
+      });
+    } finally {
+      quantum.close();
+    }
+  });
+
+  test('without a client certificate the call fails saying one may be required', async () => {
+    const quantum = connect({ url, ca: certs.ca, token: mint(), retries: 0 });
+    try {
+      await assert.rejects(quantum.listNetworks({}), (error) => {
+        assert.equal(error.code, status.UNAVAILABLE);
+        assert.match(error.message, /client certificate/);
+        return true;
+      });
+    } finally {
+      quantum.close();
+    }
+  });
+
+  test('a rotated token file is read again on the next call', async () => {
+    const other = `${tlsTenant}-b`;
+    rotate(file('rotating'), mint('1h'));
+    const quantum = connect({ url, ...certs, tokenFile: file('rotating') });
+    try {
+      await quantum.createNetwork({ name: 'first' });
+      rotate(file('rotating'), mint('1h', other));
+      const { network } = await quantum.createNetwork({ name: 'second' });
+      assert.equal(network.tenant_id, other);
+    } finally {
+      quantum.close();
+    }
+  });
+
+  test('a watch without a new token ends with TOKEN_EXPIRED', { timeout: 20_000 }, async () => {
+    const quantum = connect({ url, ...certs, token: mint('2s') });
+    try {
+      await assert.rejects(collect(quantum.watch({}), []),
+        { code: status.UNAUTHENTICATED, reason: 'TOKEN_EXPIRED' });
+    } finally {
+      quantum.close();
+    }
+  });
+
+  test('a watch across token expiry resumes with the rotated token and equals the log', { timeout: 30_000 }, async () => {
+    const writer = connect({ url, ...certs, token: mint() });
+    const fresh = mint('1h'); // minted up front: minting takes a process start
+    rotate(file('watching'), mint('3s'));
+    const watcher = connect({ url, ...certs, tokenFile: file('watching') });
+    const controller = new AbortController();
+    const seen = [];
+    const reconnects = [];
+    let failed = null;
+    const following = collect(watcher.watch({}, {
+      signal: controller.signal, maxBackoffMs: 200, onReconnect: (error) => reconnects.push(error),
+    }), seen).catch((error) => { failed = error; });
+    try {
+      const { network } = await writer.createNetwork({ name: 'followed' });
+      const { port } = await writer.createPort({ network_id: network.id });
+      rotate(file('watching'), fresh); // long before the old token expires
+      let up = true;
+      const toggle = async () => {
+        up = !up;
+        await writer.updatePort({ port_id: port.id, admin_state_up: up });
+      };
+      const deadline = Date.now() + 15_000;
+      while (!reconnects.some((e) => e.reason === 'TOKEN_EXPIRED')) {
+        assert.ok(!failed && Date.now() < deadline, `no resume after TOKEN_EXPIRED: ${failed} ${reconnects.map(String)}`);
+        await toggle();
+        await sleep(100);
+      }
+      for (let i = 0; i < 3; i++) await toggle();
+      const { port: last } = await writer.getPort({ port_id: port.id });
+      while (!seen.some((e) => e.revision >= last.revision)) {
+        assert.ok(!failed, String(failed));
+        await sleep(20);
+      }
+
+      // The log as the server has it: a fresh watch from the SYNCED revision, replayed.
+      const synced = seen.find((e) => e.type === 'EVENT_TYPE_SYNCED').revision;
+      const replay = [];
+      for await (const event of writer.watch({ start_revision: synced })) {
+        if (!isMarker(event)) replay.push(event);
+        if (event.revision >= last.revision) break;
+      }
+      const live = seen.filter((e) => !isMarker(e) && e.revision > synced).map(eventKey);
+      assert.deepEqual(live, replay.map(eventKey));
+      assert.ok(live.length >= 6, live.join('\n'));
+      assert.equal(reconnects.filter((e) => e.reason === 'TOKEN_EXPIRED').length, 1, reconnects.map(String).join('\n'));
+    } finally {
+      controller.abort();
+      await following;
+      writer.close();
+      watcher.close();
     }
   });
 });

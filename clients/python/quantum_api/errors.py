@@ -24,6 +24,7 @@ __all__ = [
     "AttachmentNotFound",
     "BackendInputRejected",
     "BackendNotOwner",
+    "DuplicateMetadata",
     "InternalError",
     "InvalidArgument",
     "InvalidPageToken",
@@ -40,10 +41,18 @@ __all__ = [
     "RevisionAhead",
     "RevisionCompacted",
     "RevisionMismatch",
+    "RoleForbidden",
     "ServerShuttingDown",
     "StorageUnavailable",
     "TenantMismatch",
     "TenantRequired",
+    "TokenAudienceMismatch",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenIssuerMismatch",
+    "TokenMalformed",
+    "TokenMissing",
+    "TokenNotYetValid",
     "TooManyWatches",
     "WaitTimeout",
     "WatchLagging",
@@ -197,6 +206,65 @@ class TenantMismatch(QuantumError):
 
     code = grpc.StatusCode.PERMISSION_DENIED
     reason = "TENANT_MISMATCH"
+
+
+class RoleForbidden(QuantumError):
+    """None of the caller's roles may call this RPC (docs/security.md, "Roles and policy")."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "ROLE_FORBIDDEN"
+
+
+class DuplicateMetadata(InvalidArgument):
+    """An identity header (``x-tenant-id``, ``x-quantum-admin``, ``authorization``) appears
+    more than once; ``metadata["header"]`` names it."""
+
+    reason = "DUPLICATE_METADATA"
+
+
+class TokenInvalid(QuantumError):
+    """The bearer token is not signed by a configured key, or with an algorithm its key does
+    not allow (``alg: none`` included). Every other token error is a subclass."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "TOKEN_INVALID"
+
+
+class TokenMissing(TokenInvalid):
+    """The call carries no ``authorization: Bearer <token>`` metadata."""
+
+    reason = "TOKEN_MISSING"
+
+
+class TokenMalformed(TokenInvalid):
+    """The bearer token is not a JWT, or lacks a claim the server requires (``exp``, ``sub``,
+    the tenant) or has one of the wrong type."""
+
+    reason = "TOKEN_MALFORMED"
+
+
+class TokenExpired(TokenInvalid):
+    """The token's ``exp`` has passed (also mid-stream: a watch outliving its token)."""
+
+    reason = "TOKEN_EXPIRED"
+
+
+class TokenNotYetValid(TokenInvalid):
+    """The token's ``nbf`` (or ``iat``) is still in the future."""
+
+    reason = "TOKEN_NOT_YET_VALID"
+
+
+class TokenAudienceMismatch(TokenInvalid):
+    """The token's ``aud`` does not name this server's configured audience."""
+
+    reason = "TOKEN_AUDIENCE_MISMATCH"
+
+
+class TokenIssuerMismatch(TokenInvalid):
+    """The token's ``iss`` is not this server's configured issuer."""
+
+    reason = "TOKEN_ISSUER_MISMATCH"
 
 
 class BackendNotOwner(QuantumError):

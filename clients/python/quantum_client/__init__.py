@@ -12,9 +12,21 @@ dropped stream (:func:`resumable` says which endings are a dropped stream)::
         port = quantum.create_port(quantum.create_network("web").id)
         quantum.plug(port.id, "vif-1")
         port = quantum.wait_for(port, "ACTIVE", timeout=60)
+
+Over TLS with a token: ``Client("grpcs://quantum.example:9696", ca="ca.pem",
+token_file="/var/run/secrets/quantum/token")`` (or ``QUANTUM_URL``, ``QUANTUM_CA``,
+``QUANTUM_TOKEN_FILE``); the token is read again on every call.
 """
 
 from __future__ import annotations
+
+import os
+
+# gRPC's C core (1.6x+) logs every failed TLS handshake at INFO on stderr, before grpc is
+# even asked; the SDK raises those failures with a hint instead (and `quantum` prints one
+# line). gRPC's documented default is ERROR; a GRPC_VERBOSITY already set is kept. It only
+# takes effect if grpc was not imported before this package.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from quantum_api.errors import (
     QuantumError,
@@ -26,6 +38,7 @@ from quantum_api.errors import (
 from quantum_client._aio import AsyncClient
 from quantum_client._settings import DEFAULT_URL, NO_RETRY, RetryPolicy, Settings
 from quantum_client._sync import Client
+from quantum_client._tokens import SettingsError, TokenSource, TokenUnavailable
 from quantum_client._watching import resumable
 from quantum_client.types import (
     AnyResource,
@@ -75,6 +88,9 @@ __all__ = [
     "RetryPolicy",
     "RevisionCompacted",
     "Settings",
+    "SettingsError",
+    "TokenSource",
+    "TokenUnavailable",
     "UnplugAttachmentResponse",
     "WaitTimeout",
     "WatchEvent",

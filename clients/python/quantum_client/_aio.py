@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import grpc
 
-from quantum_api.errors import QuantumError, WaitTimeout, error_from_rpc
+from quantum_api.errors import QuantumError, WaitTimeout
 from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
     network_service_pb2 as net_pb,
@@ -18,8 +18,10 @@ from quantum_api.v1 import (
     watch_service_pb2 as watch_pb,
 )
 from quantum_client import _requests as rq
+from quantum_client._errors import call_error, token_expired
 from quantum_client._settings import CHANNEL_OPTIONS, RetryPolicy, Settings
 from quantum_client._stubs import Stubs
+from quantum_client._tokens import TokenLike, TokenSource
 from quantum_client._watching import Cursor, OnRetry, OnUpdate, StreamEnd, Waiter, wait_spec
 from quantum_client.resources import KindLike, StatusLike, resource_of
 from quantum_client.types import (
@@ -64,6 +66,13 @@ class AsyncClient:
         tenant: str | None = None,
         *,
         admin: bool | None = None,
+        token: TokenLike | TokenSource | None = None,
+        token_file: str | None = None,
+        tls: bool | None = None,
+        ca: str | None = None,
+        cert: str | None = None,
+        key: str | None = None,
+        settings: Settings | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         channel: grpc.aio.Channel | None = None,
@@ -71,30 +80,57 @@ class AsyncClient:
         """Connect (lazily) to the server.
 
         Args:
-            url: ``host:port``; defaults to ``$QUANTUM_URL``, then ``127.0.0.1:9696``.
-            tenant: The caller's tenant; defaults to ``$QUANTUM_TENANT`` (required).
+            url: ``grpcs://host:port`` for TLS, ``host:port`` (or ``grpc://host:port``)
+                for plaintext; defaults to ``$QUANTUM_URL``, then ``127.0.0.1:9696``.
+            tenant: The caller's tenant; defaults to ``$QUANTUM_TENANT`` (required
+                without a token).
             admin: Act as an administrator; defaults to ``$QUANTUM_ADMIN``.
+            token: The bearer token: the token itself (``str``), a file holding it
+                (``pathlib.Path``, read again on every call), or a function returning
+                the current one; defaults to ``$QUANTUM_TOKEN``.
+            token_file: A token file (read again on every call, so a rotated file is
+                picked up); defaults to ``$QUANTUM_TOKEN_FILE``.
+            tls: Use TLS with a bare ``host:port``; defaults to ``$QUANTUM_TLS``, and is on
+                when a CA or client certificate is given.
+            ca: PEM file of the CAs to trust; defaults to ``$QUANTUM_CA``, then the
+                system's roots.
+            cert: PEM client certificate for a server that requires one
+                (``$QUANTUM_CERT``), with ``key`` its private key (``$QUANTUM_KEY``).
+            settings: Settings already resolved (:meth:`Settings.resolve`), used instead
+                of the connection arguments above.
             timeout: Deadline in seconds of each unary call; None for none.
             retry: How UNAVAILABLE is retried and streams resumed.
-            channel: A channel to use instead of an insecure one to ``url``; it is not
-                closed by :meth:`close`.
+            channel: A channel to use instead of one to ``url``; it is not closed by
+                :meth:`close`.
 
         Raises:
-            TenantRequired: when no tenant is given either way.
+            TenantRequired: when neither a tenant nor a token is given either way.
+            SettingsError: unusable TLS or token settings (a file that cannot be read,
+                a certificate without its key).
         """
-        self.settings = Settings.resolve(url, tenant, admin)
+        self.settings = settings or Settings.resolve(
+            url, tenant, admin, tls=tls, ca=ca, cert=cert, key=key, token=token,
+            token_file=token_file,
+        )  # fmt: skip
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._owns_channel = channel is None
-        self._channel = channel or grpc.aio.insecure_channel(
-            self.settings.target, options=CHANNEL_OPTIONS
-        )
+        if channel is None:
+            credentials = self.settings.credentials()
+            target = self.settings.target
+            channel = (
+                grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+                if credentials is None
+                else grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
+            )
+        self._channel = channel
         # The raw per-service stubs, for callers that need the protos as they are.
         self.stubs = Stubs(self._channel)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        """The call metadata naming the caller, for calls made on :attr:`stubs`."""
+        """The call metadata naming the caller, with the current token, for calls made on
+        :attr:`stubs`."""
         return self.settings.metadata
 
     async def close(self) -> None:
@@ -117,10 +153,15 @@ class AsyncClient:
     async def _unary(self, method: Callable[..., Any], request: Any, *, idempotent: bool) -> Any:
         failures = 0
         while True:
+            token = self.settings.current_token()
             try:
-                return await method(request, metadata=self.settings.metadata, timeout=self.timeout)
+                return await method(
+                    request, metadata=self.settings.metadata_with(token), timeout=self.timeout
+                )
             except grpc.RpcError as exc:
-                error = error_from_rpc(exc)
+                error = call_error(exc, self.settings)
+                if token_expired(error) and self.settings.token_renewed(token):
+                    continue  # refused before it ran: safe to send again with the new token
                 failures += 1
                 if (
                     not idempotent
@@ -159,8 +200,10 @@ class AsyncClient:
                     raise WaitTimeout("the deadline passed")
             if on_start is not None:
                 on_start(request.start_revision)
+            # Every stream (every resume) carries the token current when it starts.
+            token = self.settings.current_token()
             call = self.stubs.watch.WatchStatus(
-                request, metadata=self.settings.metadata, timeout=remaining
+                request, metadata=self.settings.metadata_with(token), timeout=remaining
             )
             end = StreamEnd()
             try:
@@ -169,7 +212,7 @@ class AsyncClient:
                         cursor.seen(event)
                         yield event
             except grpc.RpcError as exc:
-                end = StreamEnd.of(exc)
+                end = StreamEnd.of(exc, self.settings, token)
             finally:
                 call.cancel()
             pause = cursor.cut(end)
@@ -407,7 +450,7 @@ class AsyncClient:
                 request, metadata=self.settings.metadata, timeout=timeout
             )
         except grpc.RpcError as exc:
-            error = error_from_rpc(exc)
+            error = call_error(exc, self.settings)
             if error.code == grpc.StatusCode.DEADLINE_EXCEEDED and not isinstance(
                 error, WaitTimeout
             ):

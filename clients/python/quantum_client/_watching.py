@@ -23,9 +23,9 @@ from quantum_api.errors import (
     ResourceDeleted,
     ResourceFailed,
     WaitTimeout,
-    error_from_rpc,
 )
-from quantum_client._settings import RetryPolicy
+from quantum_client._errors import TOKEN_EXPIRED, call_error
+from quantum_client._settings import RetryPolicy, Settings
 from quantum_client.resources import (
     KindLike,
     enum_label,
@@ -54,20 +54,25 @@ TRANSPORT_CUTS = frozenset(
 RESUMABLE_REASONS = frozenset({(grpc.StatusCode.RESOURCE_EXHAUSTED, "WATCH_LAGGING")})
 
 
-def resumable(code: grpc.StatusCode, server_reason: str | None) -> bool:
+def resumable(
+    code: grpc.StatusCode, server_reason: str | None, *, token_renewed: bool = False
+) -> bool:
     """Whether a watch resumes after a stream ended with ``code``.
 
     Resumed: any UNAVAILABLE (a server restarting or draining, SERVER_SHUTTING_DOWN, a
     proxy's 503); RESOURCE_EXHAUSTED with reason WATCH_LAGGING; INTERNAL, UNKNOWN or
     CANCELLED without an ErrorInfo of domain ``quantum.v1``, which is how a cut connection
-    arrives (Envoy resetting a stream at its route timeout: INTERNAL, RST_STREAM). Anything
-    else is raised.
+    arrives (Envoy resetting a stream at its route timeout: INTERNAL, RST_STREAM);
+    UNAUTHENTICATED with reason TOKEN_EXPIRED when ``token_renewed``, i.e. the token
+    source now gives another token than the one the stream carried. Anything else is raised.
 
     Args:
         code: The status code received.
         server_reason: The ``reason`` of the status's ErrorInfo from the ``quantum.v1``
             domain, or None when it carries none (the status came from a proxy or from the
             transport, not from the server's handler).
+        token_renewed: The token source has a new token (a rotated file, a refreshing
+            function); without one a resume would only be refused again.
 
     An INTERNAL carrying the server's ErrorInfo is a server bug (its metadata names the
     incident): resuming would only repeat it, so it is raised.
@@ -76,6 +81,8 @@ def resumable(code: grpc.StatusCode, server_reason: str | None) -> bool:
         return True
     if server_reason is None:
         return code in TRANSPORT_CUTS
+    if (code, server_reason) == (grpc.StatusCode.UNAUTHENTICATED, TOKEN_EXPIRED):
+        return token_renewed
     return (code, server_reason) in RESUMABLE_REASONS
 
 
@@ -103,10 +110,12 @@ class StreamEnd:
     resumable: bool = True
 
     @classmethod
-    def of(cls, exc: grpc.RpcError) -> StreamEnd:
-        """Decode a failed call and judge it with :func:`resumable`."""
-        error = error_from_rpc(exc)
-        return cls(error, resumable(error.code, server_reason(exc)))
+    def of(cls, exc: grpc.RpcError, settings: Settings, token: str | None) -> StreamEnd:
+        """Decode a failed call that carried ``token`` and judge it with :func:`resumable`."""
+        error = call_error(exc, settings)
+        reason = server_reason(exc)
+        renewed = reason == TOKEN_EXPIRED and settings.token_renewed(token)
+        return cls(error, resumable(error.code, reason, token_renewed=renewed))
 
 
 OnUpdate = Callable[[AnyResource], object]

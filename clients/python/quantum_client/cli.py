@@ -18,6 +18,7 @@ from quantum_api.errors import QuantumError, ResourceFailed, RevisionCompacted, 
 from quantum_client import _render
 from quantum_client._settings import RetryPolicy, Settings
 from quantum_client._sync import Client
+from quantum_client._tokens import SettingsError
 from quantum_client.resources import (
     APPLIED,
     KIND_NAMES,
@@ -51,9 +52,16 @@ exit codes:
 
 ENVIRONMENT = """\
 environment:
-  QUANTUM_URL     server host:port (default 127.0.0.1:9696)
-  QUANTUM_TENANT  your tenant id, sent as x-tenant-id (required unless --tenant)
-  QUANTUM_ADMIN   "true" to act as an administrator (x-quantum-admin)
+  QUANTUM_URL     server address: grpcs://host:port (TLS), or host:port / grpc://host:port
+                  (plaintext) (default 127.0.0.1:9696)
+  QUANTUM_TENANT  your tenant id, sent as x-tenant-id (required unless --tenant or a token)
+  QUANTUM_ADMIN   "true" to act as an administrator (x-quantum-admin; servers without --auth)
+  QUANTUM_TOKEN   bearer token, sent as `authorization: Bearer ...`
+  QUANTUM_TOKEN_FILE  file holding the token, read again on every call (rotation)
+  QUANTUM_TLS     "true": TLS with a bare host:port
+  QUANTUM_CA      PEM file of the CA(s) the server's certificate is signed by (TLS;
+                  default the system's roots)
+  QUANTUM_CERT, QUANTUM_KEY  client certificate and key, for a server that requires one
   QUANTUM_MAX_BACKOFF  longest pause in seconds between reconnects of `watch` and
                   `wait` (default 2)
 """
@@ -103,6 +111,9 @@ VERBS: dict[str, tuple[str, list[str]]] = {
     ),
 }
 
+#: Options handed to Settings.resolve as they are (their names are its keywords).
+CONNECTION_OPTIONS = ("tls", "ca", "cert", "key", "token", "token_file")
+
 DEFAULT_WAIT_STATUS = {"port": "ACTIVE", "network": "AVAILABLE", "attachment": "AVAILABLE"}
 
 
@@ -119,8 +130,9 @@ def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection and output")
     group.add_argument(
-        "--url", default=argparse.SUPPRESS, help="server host:port (default $QUANTUM_URL)"
-    )
+        "--url", default=argparse.SUPPRESS,
+        help="grpcs://host:port (TLS) or host:port (default $QUANTUM_URL)",
+    )  # fmt: skip
     group.add_argument(
         "--tenant", default=argparse.SUPPRESS, help="your tenant (default $QUANTUM_TENANT)"
     )
@@ -130,6 +142,30 @@ def _common_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="act as an administrator (default $QUANTUM_ADMIN)",
     )
+    group.add_argument(
+        "--token", default=argparse.SUPPRESS,
+        help="bearer token (default $QUANTUM_TOKEN; prefer --token-file: argv is visible)",
+    )  # fmt: skip
+    group.add_argument(
+        "--token-file", default=argparse.SUPPRESS, metavar="FILE",
+        help="file holding the token, re-read on every call (default $QUANTUM_TOKEN_FILE)",
+    )  # fmt: skip
+    group.add_argument(
+        "--tls", action="store_true", default=argparse.SUPPRESS,
+        help="TLS with a bare host:port (grpcs:// URLs imply it; default $QUANTUM_TLS)",
+    )  # fmt: skip
+    group.add_argument(
+        "--ca", default=argparse.SUPPRESS, metavar="FILE",
+        help="PEM CA(s) to trust for the server's certificate (default $QUANTUM_CA)",
+    )  # fmt: skip
+    group.add_argument(
+        "--cert", default=argparse.SUPPRESS, metavar="FILE",
+        help="PEM client certificate (default $QUANTUM_CERT), with --key",
+    )  # fmt: skip
+    group.add_argument(
+        "--key", default=argparse.SUPPRESS, metavar="FILE",
+        help="the client certificate's key (default $QUANTUM_KEY)",
+    )  # fmt: skip
     group.add_argument(
         "-o",
         "--output",
@@ -467,9 +503,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "url", None),
             getattr(args, "tenant", None),
             getattr(args, "admin", None),
+            **{name: getattr(args, name) for name in CONNECTION_OPTIONS if hasattr(args, name)},
         )
     except TenantRequired as error:
         _say(error.message)
+        return EXIT_USAGE
+    except SettingsError as error:
+        _say(str(error))
         return EXIT_USAGE
     out = _render.Output(getattr(args, "output", "table"))
     retry = RetryPolicy(
@@ -477,8 +517,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         watch_resumes=getattr(args, "max_retries", None),
     )
     try:
-        with Client(settings.url, settings.tenant, admin=settings.admin, retry=retry) as client:
+        with Client(settings=settings, retry=retry) as client:
             return _run(client, args, out)
+    except SettingsError as error:  # a token file gone while running
+        _say(str(error))
+        return EXIT_USAGE
     except QuantumError as error:
         if error.code == grpc.StatusCode.UNAVAILABLE and error.reason == "UNKNOWN":
             _say(f"cannot reach the server at {settings.url}: UNAVAILABLE: {error.message}")

@@ -1,0 +1,61 @@
+"""The certificates of an mTLS lab: one CA, the core, the back-end, an agent per host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from quantum_grpc.config import TlsFiles as CoreTls
+from quantum_plugins.common.tls import TlsFiles
+from quantum_plugins.linuxbridge.identity import agent_uri
+from tests.helpers.pki import Ca, Issued, backend_uri, issue, make_ca
+
+BACKEND = "linuxbridge"
+
+
+@dataclass
+class LabPki:
+    """A CA and the certificates it signed, made on demand for agents."""
+
+    directory: Path
+    ca: Ca = field(init=False)
+    core: Issued = field(init=False)
+    backend: Issued = field(init=False)
+    _agents: dict[str, Issued] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ca = make_ca(self.directory, "quantum")
+        # The core serves its internal listener and dials back-ends: both usages.
+        self.core = issue(self.ca, "core", client=True, server=True)
+        self.backend = issue(
+            self.ca, BACKEND, san_uris=[backend_uri(BACKEND)], client=True, server=True
+        )
+
+    def agent(self, host: str) -> Issued:
+        """The agent certificate of ``host`` (SAN URI spiffe://quantum/agent/HOST)."""
+        if host not in self._agents:
+            self._agents[host] = issue(
+                self.ca, f"agent-{host}", san_uris=[agent_uri(host)], client=True
+            )
+        return self._agents[host]
+
+    def core_tls(self) -> CoreTls:
+        """The core's Settings.internal_tls."""
+        return CoreTls(cert=self.core.cert, key=self.core.key, ca=self.ca.cert)
+
+
+def files(issued: Issued) -> TlsFiles:
+    """``issued`` as the back-ends' and agents' TLS files."""
+    return TlsFiles(cert=issued.cert, key=issued.key, ca=issued.ca)
+
+
+def tls_flags(issued: Issued) -> list[str]:
+    """The --tls-cert/--tls-key/--tls-ca flags that present ``issued``."""
+    return [
+        "--tls-cert",
+        str(issued.cert),
+        "--tls-key",
+        str(issued.key),
+        "--tls-ca",
+        str(issued.ca),
+    ]
