@@ -393,5 +393,5 @@ class Store:
         await self.engine.dispose()
         # A connection whose opening was cancelled half-way belongs to no pool and no
         # session, yet its socket stays open until it is garbage-collected: collect the
-        # young generations now (a full collection per stop costs the test suite minutes).
+        # young generations now (a full one per stop costs ~50 ms with a large heap).
         gc.collect(1)
