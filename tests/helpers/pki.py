@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from quantum_plugins.common.tls import TlsFiles
+
 __all__ = [
     "Ca",
     "Issued",
@@ -185,6 +187,23 @@ def channel_credentials(ca: Ca | Path, client: Issued | None = None) -> grpc.Cha
         private_key=client.key_pem,
         certificate_chain=client.cert_pem,
     )
+
+
+def files(issued: Issued) -> TlsFiles:
+    """``issued`` as the TLS files a back-end or agent is given (quantum_plugins' TlsFiles)."""
+    return TlsFiles(cert=issued.cert, key=issued.key, ca=issued.ca)
+
+
+def tls_flags(issued: Issued) -> list[str]:
+    """The --tls-cert/--tls-key/--tls-ca flags of a back-end or agent presenting ``issued``."""
+    return [
+        "--tls-cert",
+        str(issued.cert),
+        "--tls-key",
+        str(issued.key),
+        "--tls-ca",
+        str(issued.ca),
+    ]
 
 
 def _pem(ca: Ca | Path) -> bytes:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from quantum_grpc.config import TlsFiles as CoreTls
-from quantum_plugins.common.tls import TlsFiles
 from quantum_plugins.linuxbridge.identity import agent_uri
-from tests.helpers.pki import Ca, Issued, backend_uri, issue, make_ca
+from tests.helpers.pki import Ca, Issued, backend_uri, files, issue, make_ca, tls_flags
+
+__all__ = ["CoreTls", "LabPki", "files", "tls_flags"]
 
 BACKEND = "linuxbridge"
 
@@ -42,20 +43,3 @@ class LabPki:
     def core_tls(self) -> CoreTls:
         """The core's Settings.internal_tls."""
         return CoreTls(cert=self.core.cert, key=self.core.key, ca=self.ca.cert)
-
-
-def files(issued: Issued) -> TlsFiles:
-    """``issued`` as the back-ends' and agents' TLS files."""
-    return TlsFiles(cert=issued.cert, key=issued.key, ca=issued.ca)
-
-
-def tls_flags(issued: Issued) -> list[str]:
-    """The --tls-cert/--tls-key/--tls-ca flags that present ``issued``."""
-    return [
-        "--tls-cert",
-        str(issued.cert),
-        "--tls-key",
-        str(issued.key),
-        "--tls-ca",
-        str(issued.ca),
-    ]

@@ -13,28 +13,12 @@ import grpc
 import pytest
 
 from quantum_api.plugin.v1 import backend_pb2, backend_pb2_grpc, resource_status_pb2 as rs
-from quantum_plugins.common.tls import TlsFiles
 from quantum_plugins.sim import build_sim_server, make_profile
-from tests.helpers.pki import Issued, backend_uri, channel_credentials, issue, make_ca
+from tests.helpers.pki import backend_uri, channel_credentials, files, issue, make_ca, tls_flags
 
 from . import ReportCollector
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def files(issued: Issued) -> TlsFiles:
-    return TlsFiles(cert=issued.cert, key=issued.key, ca=issued.ca)
-
-
-def tls_flags(issued: Issued) -> list[str]:
-    return [
-        "--tls-cert",
-        str(issued.cert),
-        "--tls-key",
-        str(issued.key),
-        "--tls-ca",
-        str(issued.ca),
-    ]
 
 
 async def test_the_sim_over_mtls_takes_certified_callers_and_reports_with_its_certificate(
