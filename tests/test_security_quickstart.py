@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from tests.helpers import need
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "security.md").read_text()
@@ -50,7 +50,9 @@ def test_the_five_commands_of_the_security_doc_work(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        # The SDK retries UNAVAILABLE while the core starts, so the call may come at once.
+        # The SDK retries UNAVAILABLE for a few seconds only, and a loaded machine may take
+        # longer to start the core and its sim: call once it listens, as a user would.
+        wait_listening(int(port), core)
         call = subprocess.run(
             lines[4] + " -o json",
             shell=True,

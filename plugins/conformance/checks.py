@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -18,7 +18,7 @@ from quantum_api.v1 import (
     watch_service_pb2 as watch_pb,
 )
 from quantum_grpc.service.status_rules import GONE, NEW, transition_allowed
-from quantum_plugins.conformance.client import Api, Follower, rpc_error
+from quantum_plugins.conformance.client import MARKERS, Api, Follower, rpc_error
 
 _STATUS_ENUMS: dict[str, Any] = {
     "network": network_pb2.NetworkStatus,
@@ -61,6 +61,51 @@ async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, reason: str)
         f"expected {code.name} {reason}, got {error.code.name} {error.reason}: {error.message}"
     )
     return error
+
+
+async def refused_while_not_ready(
+    call: Awaitable[Any],
+    follower: Follower,
+    resource_id: str,
+    not_ready: int,
+    changed_at: Callable[[Any], int],
+) -> Any | None:
+    """Under ``reject``, a change to a resource still ``not_ready`` fails RESOURCE_NOT_READY.
+
+    An asynchronous back-end may make the resource ready between the caller's last read
+    and this call, so a change that succeeds is right only if ``follower`` (started before
+    the resource was created) saw the resource leave ``not_ready`` before the change's
+    revision (``changed_at(result)``). Returns the result when the call succeeded (the
+    caller cleans up what it made), None when it was refused.
+    """
+    try:
+        result = await call
+    except QuantumError as error:
+        assert (error.code, error.reason) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "RESOURCE_NOT_READY",
+        ), f"expected RESOURCE_NOT_READY, got {error.code.name} {error.reason}: {error.message}"
+        return None
+    revision = changed_at(result)
+    events = await follower.until(lambda seen: any(e.revision >= revision for e in seen))
+    ready_first = any(
+        e.revision < revision and _status_of(e, resource_id) not in (None, not_ready)
+        for e in events
+    )
+    assert ready_first, (
+        f"a change to {resource_id} was accepted at revision {revision} while it was not "
+        "ready (the readiness policy is reject)"
+    )
+    return result
+
+
+def _status_of(event: watch_pb.WatchEvent, resource_id: str) -> int | None:
+    """The status ``event`` gives ``resource_id``, None if it is about something else."""
+    kind = event.resource.WhichOneof("kind")
+    if kind is None or event.type in MARKERS:
+        return None
+    resource = getattr(event.resource, kind)
+    return int(resource.status) if resource.id == resource_id else None
 
 
 def check_transitions(events: Sequence[watch_pb.WatchEvent]) -> None:

@@ -18,7 +18,13 @@ import grpc
 from quantum_api.v1 import attachment_pb2, network_pb2, port_pb2, watch_service_pb2 as watch_pb
 from quantum_client.resources import APPLIED
 from quantum_grpc.service.status_rules import Readiness
-from quantum_plugins.conformance.checks import expect_error, wait_gone, wait_status, watched
+from quantum_plugins.conformance.checks import (
+    expect_error,
+    refused_while_not_ready,
+    wait_gone,
+    wait_status,
+    watched,
+)
 from quantum_plugins.conformance.client import Api
 
 AVAILABLE = network_pb2.NETWORK_STATUS_AVAILABLE
@@ -78,8 +84,13 @@ class Context:
         return await wait_status(self.api, "port", port.id, ACTIVE, timeout=self.timeout), interface
 
     async def remove(self, network_id: str, ports: dict[str, str] | None = None) -> None:
-        """Unplug, delete the ports, delete the network, and wait until all is gone."""
+        """Unplug, delete the ports, delete the network, and wait until all is gone.
+
+        ``ports`` maps each port to its interface ("" for a port never plugged).
+        """
         for port_id, interface in (ports or {}).items():
+            if not interface:
+                continue
             await self.api.unplug(port_id)
             await self.interfaces.remove(interface)
         for port_id in ports or {}:
@@ -254,27 +265,38 @@ async def require_ready_flag(ctx: Context) -> None:
 
 
 async def _strict_changes(ctx: Context, *, require_ready: bool) -> None:
-    net = await ctx.api.create_network(ctx.name("strict"))
-    if net.status != AVAILABLE:
-        await expect_error(
-            ctx.api.create_port(net.id, require_ready=require_ready),
-            FAILED_PRECONDITION,
-            "RESOURCE_NOT_READY",
-        )
-    await wait_status(ctx.api, "network", net.id, AVAILABLE, timeout=ctx.timeout)
-    port = await ctx.api.create_port(net.id, require_ready=require_ready)
-    interface = f"conf-{uuid.uuid4()}"
-    await ctx.interfaces.create(interface)
-    if port.status == port_pb2.PORT_STATUS_PROVISIONING:
-        await expect_error(
-            ctx.api.plug(port.id, interface, require_ready=require_ready),
-            FAILED_PRECONDITION,
-            "RESOURCE_NOT_READY",
-        )
-    await wait_status(ctx.api, "port", port.id, DOWN, timeout=ctx.timeout)
-    await ctx.api.plug(port.id, interface, require_ready=require_ready)
-    await wait_status(ctx.api, "port", port.id, ACTIVE, timeout=ctx.timeout)
-    await ctx.remove(net.id, {port.id: interface})
+    async with watched(ctx.api) as follower:
+        net = await ctx.api.create_network(ctx.name("strict"))
+        ports: dict[str, str] = {}
+        if net.status != AVAILABLE:
+            early = await refused_while_not_ready(
+                ctx.api.create_port(net.id, require_ready=require_ready),
+                follower,
+                net.id,
+                net.status,
+                lambda made: int(made.revision),
+            )
+            if early is not None:
+                ports[early.id] = ""
+        await wait_status(ctx.api, "network", net.id, AVAILABLE, timeout=ctx.timeout)
+        port = await ctx.api.create_port(net.id, require_ready=require_ready)
+        interface = f"conf-{uuid.uuid4()}"
+        await ctx.interfaces.create(interface)
+        plugged = None
+        if port.status == port_pb2.PORT_STATUS_PROVISIONING:
+            plugged = await refused_while_not_ready(
+                ctx.api.plug(port.id, interface, require_ready=require_ready),
+                follower,
+                port.id,
+                port.status,
+                lambda reply: int(reply.port.revision),
+            )
+        if plugged is None:
+            await wait_status(ctx.api, "port", port.id, DOWN, timeout=ctx.timeout)
+            await ctx.api.plug(port.id, interface, require_ready=require_ready)
+        await wait_status(ctx.api, "port", port.id, ACTIVE, timeout=ctx.timeout)
+        ports[port.id] = interface
+        await ctx.remove(net.id, ports)
 
 
 async def revision_conflicts(ctx: Context) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -20,6 +21,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:``port``; fail early if
+    ``process`` (the one meant to listen there) exits, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        assert process.poll() is None, f"exited with {process.returncode} before listening"
+        assert time.monotonic() < deadline, f"nothing listens on port {port} after {timeout} s"
+        time.sleep(0.05)
 
 
 def start_command(
