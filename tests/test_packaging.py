@@ -70,7 +70,7 @@ def test_plugin_commands_run_through_their_entry_point() -> None:
     listed = subprocess.run(
         [sys.executable, "-m", "quantum_grpc", "plugin", "--help"], capture_output=True, text=True
     )
-    assert listed.returncode == 0 and "linuxbridge | sim" in listed.stdout
+    assert listed.returncode == 0 and "linuxbridge | ovs | sim" in listed.stdout
     own = subprocess.run(
         [sys.executable, "-m", "quantum_grpc", "plugin", "sim", "--help"],
         capture_output=True,

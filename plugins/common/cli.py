@@ -8,6 +8,7 @@ its ``run`` builds its server inside :func:`serve_backend` (docs/plugin-guide.md
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from quantum_plugins.common.segments import parse_range
 from quantum_plugins.common.serving import serve_until_signal
 from quantum_plugins.common.tls import add_tls_options, tls_from_args
 
@@ -60,6 +62,58 @@ def add_serving_options(
     )
 
 
+def add_agent_backend_options(parser: argparse.ArgumentParser) -> None:
+    """--grace-period and --heartbeat-timeout, for a back-end whose host agents wire ports."""
+    parser.add_argument(
+        "--grace-period",
+        type=non_negative,
+        default=5.0,
+        help="seconds a plugged interface may take to appear on a host before the "
+        'port goes link DOWN "interface-id not found" (default: 5)',
+    )
+    parser.add_argument(
+        "--heartbeat-timeout",
+        type=positive,
+        default=None,
+        help='seconds of agent silence before its ports go link DOWN "agent not running" '
+        "(default: three of the agent's heartbeat intervals)",
+    )
+
+
+def add_segment_options(
+    parser: argparse.ArgumentParser,
+    *,
+    what: str,
+    default: tuple[int, int],
+    highest: int,
+    flag: str,
+    state_file: Path | None,
+) -> None:
+    """``flag`` (LOW:HIGH, the segmentation ids networks get: ``what``) and --state-file
+    (the SQLite file keeping them across restarts; None: kept in memory by default)."""
+
+    def parse(text: str) -> tuple[int, int]:
+        try:
+            return parse_range(text, highest)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    low, high = default
+    parser.add_argument(
+        flag,
+        type=parse,
+        default=default,
+        help=f"LOW:HIGH, the {what} networks get (default: {low}:{high})",
+    )
+    kept = f"{state_file} in the working directory" if state_file else "none, kept in memory"
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=state_file,
+        help=f"SQLite file keeping each network's {what[:-1]} across restarts (default: {kept})",
+    )
+
+
 @dataclass(frozen=True)
 class BackendCredentials:
     """A back-end's TLS: what it serves with, and what it reports to the core with."""
@@ -100,6 +154,62 @@ async def serve_backend(
     return await serve_until_signal(
         log, what, args.listen, port, args.port_file, lambda: backend.stop(SHUTDOWN_GRACE)
     )
+
+
+def add_agent_backend_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    name: str,
+    listen: str,
+    segments: str,
+    segment_range: tuple[int, int],
+    highest: int,
+    range_flag: str,
+    state_file: Path | None,
+) -> None:
+    """Every option of a back-end with host agents (linuxbridge, ovs): serving, agents,
+    and its segmentation ids (see :func:`add_segment_options`)."""
+    add_serving_options(
+        parser,
+        listen=listen,
+        listen_help=f"HOST:PORT for the core and the host agents (port 0: any free; default "
+        f"{listen}; agents on other machines need an address they can reach)",
+        name=name,
+    )
+    add_agent_backend_options(parser)
+    add_segment_options(
+        parser,
+        what=segments,
+        default=segment_range,
+        highest=highest,
+        flag=range_flag,
+        state_file=state_file,
+    )
+
+
+def agent_backend_settings(args: argparse.Namespace, tls: BackendCredentials) -> dict[str, Any]:
+    """What :func:`add_agent_backend_arguments` parsed, as a build_*_server's keywords (all
+    but the segment range, whose name is the back-end's)."""
+    return {
+        "listen": args.listen,
+        "server_credentials": tls.server,
+        "reporter_credentials": tls.reporter,
+        "name": args.name,
+        "grace_period": args.grace_period,
+        "heartbeat_timeout": args.heartbeat_timeout,
+        "reassert_interval": args.reassert_interval,
+    }
+
+
+def run_backend(
+    log: logging.Logger,
+    what: str,
+    args: argparse.Namespace,
+    build: Callable[[BackendCredentials], Awaitable[tuple[Any, int, Any]]],
+) -> int:
+    """Log to stderr and :func:`serve_backend` until SIGTERM or SIGINT; the exit code."""
+    configure_logging()
+    return asyncio.run(serve_backend(log, what, args, build))
 
 
 def configure_logging() -> None:

@@ -1,37 +1,21 @@
-"""The linuxbridge host agent: wires the bindings its back-end streams, reports what it sees.
+"""The linuxbridge host agent: bridges, taps and tc over netlink (:mod:`.datapath`).
 
-One agent runs per hypervisor (a network namespace in tests). It
-
-- registers with the back-end by reporting every ``tap*`` device of the host and its
-  operational state, then reports changes as netlink link events arrive;
-- follows ``WatchBindings``, a resumable stream of what the host must wire: a snapshot
-  first (reconciled against the host: stale bridges, enslavements and QoS removed, missing
-  ones added), then changes, each acknowledged with ``ReportBindings``;
-- heartbeats, so the back-end can tell when it stops.
-
-All datapath changes go through one lock, in stream order. Nothing is kept on disk: the
-host itself and the back-end's snapshot are the state, so a SIGKILLed agent restarts into
-a reconcile that leaves no duplicate bridge or stale enslavement behind.
+The protocol side (registration, the binding stream, acknowledgements, heartbeats) is
+:class:`quantum_plugins.common.agent.HostAgent`; this module wires a binding: the tap
+enslaved to its network's ``brq*`` bridge, up or down, with its tbf QoS, and (with
+``--tunnel-ip``) the bridge joined to the network's other hosts by a ``vxlan-<VNI>`` device.
+Its reconcile owns every ``brq*`` bridge and ``vxlan-*`` device of the host and the master and
+root qdisc of every ``tap*`` device.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
 import logging
-import time
-import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import grpc
 
-from quantum_api.linuxbridge.v1 import (
-    agent_service_pb2 as pb,
-    agent_service_pb2_grpc,
-    binding_pb2,
-)
+from quantum_api.linuxbridge.v1 import binding_pb2
+from quantum_plugins.common.agent import HostAgent
 from quantum_plugins.linuxbridge.datapath import (
     Datapath,
     DatapathError,
@@ -39,56 +23,19 @@ from quantum_plugins.linuxbridge.datapath import (
     LinkGone,
     tbf_for,
 )
-from quantum_plugins.linuxbridge.names import BRIDGE_PREFIX, TAP_PREFIX
+from quantum_plugins.linuxbridge.names import BRIDGE_PREFIX, TAP_PREFIX, VXLAN_PREFIX, vxlan_name
 
 __all__ = ["Agent"]
 
 _LOG = logging.getLogger(__name__)
-
-# Seconds link events are left to settle before tap changes are reported.
-_DEBOUNCE = 0.05
-# Seconds a session must last for the reconnection backoff to start over.
-_STABLE = 5.0
-
-# What the back-end answers when it will not take a call as it is: this host's identity
-# does not allow it, or another agent instance holds the host (docs/security.md, "Agents").
-_REFUSED = frozenset(
-    {
-        grpc.StatusCode.PERMISSION_DENIED,
-        grpc.StatusCode.FAILED_PRECONDITION,
-        grpc.StatusCode.UNAUTHENTICATED,
-    }
-)
-
-_BOUND = binding_pb2.BINDING_EVENT_TYPE_BOUND
-_UNBOUND = binding_pb2.BINDING_EVENT_TYPE_UNBOUND
-
-# Keep gRPC's reconnect backoff short: an agent must find a restarted back-end quickly.
-_CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-]
-
-
-@dataclass
-class _Outgoing:
-    """One report waiting to be delivered, in order."""
-
-    method: str  # "ReportTaps" or "ReportBindings"
-    request: Any
-    delivered: asyncio.Future[Any] | None = None
 
 
 def _tap_message(link: Link) -> binding_pb2.Tap:
     return binding_pb2.Tap(name=link.name, oper_up=link.oper_up, oper_state=link.oper_state)
 
 
-class Agent:
-    """The agent of one host."""
+class Agent(HostAgent):
+    """The linuxbridge agent of one host."""
 
     def __init__(
         self,
@@ -100,203 +47,39 @@ class Agent:
         call_timeout: float = 5.0,
         max_backoff: float = 2.0,
         credentials: grpc.ChannelCredentials | None = None,
+        tunnel_ip: str = "",
     ) -> None:
-        """An agent for ``host`` talking to the back-end at ``backend`` (a gRPC target);
-        over mTLS with ``credentials``, whose certificate must name ``host``
-        (docs/security.md, "Agents")."""
-        self.host = host
-        self._credentials = credentials
-        self.agent_id = str(uuid.uuid4())
-        self._target = backend
+        """An agent for ``host`` wiring ``datapath``, talking to the back-end at ``backend``
+        (see :class:`HostAgent`)."""
+        super().__init__(
+            host,
+            backend,
+            heartbeat=heartbeat,
+            call_timeout=call_timeout,
+            max_backoff=max_backoff,
+            credentials=credentials,
+            tunnel_ip=tunnel_ip,
+        )
         self._datapath = datapath
-        self._heartbeat = heartbeat
-        self._call_timeout = call_timeout
-        self._max_backoff = max_backoff
-        self._channel: Any = None
-        self._stub: Any = None
-        self._lock = asyncio.Lock()
-        self._desired: dict[str, binding_pb2.Binding] = {}
-        self._taps: dict[str, binding_pb2.Tap] = {}
         self._names: dict[int, str] = {}  # ifindex -> name, to notice renames
-        self._outbox: collections.deque[_Outgoing] = collections.deque()
-        self._outbox_ready = asyncio.Event()
-        self._reconnect = asyncio.Event()
-        self._registered = False
-        self._epoch = ""
-        self._cursor = 0
-        self._need_snapshot = True
-        self._checks: set[str] = set()
-        self._sent: dict[str, binding_pb2.Tap] = {}  # tap states the back-end was told
-        self._dirty: set[str] = set()
-        self._dirty_ready = asyncio.Event()
-        self._checks_ready = asyncio.Event()
 
-    @property
-    def desired(self) -> dict[str, binding_pb2.Binding]:
-        """The bindings this host must wire, by port id."""
-        return self._desired
+    def describe(self) -> str:
+        return f"netns {self._datapath.netns or '-'}"
 
-    async def run(self) -> None:
-        """Run until cancelled."""
+    async def open(self) -> None:
         await self._datapath.open()
-        if self._credentials is None:
-            self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
-        else:
-            self._channel = grpc.aio.secure_channel(
-                self._target, self._credentials, options=_CHANNEL_OPTIONS
-            )
-        self._stub = agent_service_pb2_grpc.AgentServiceStub(self._channel)
-        _LOG.info(
-            "agent %s for host %s (netns %s), back-end %s",
-            self.agent_id,
-            self.host,
-            self._datapath.netns or "-",
-            self._target,
-        )
-        tasks = [
-            asyncio.create_task(self._monitor(), name="agent-monitor"),
-            asyncio.create_task(self._deliver(), name="agent-deliver"),
-            asyncio.create_task(self._heartbeats(), name="agent-heartbeat"),
-            asyncio.create_task(self._check_worker(), name="agent-checks"),
-            asyncio.create_task(self._report_taps(), name="agent-taps"),
-            asyncio.create_task(self._sessions(), name="agent-session"),
-        ]
-        try:
-            # Any task ending is a bug: surface it rather than limp along.
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self._channel.close()
-            self._datapath.close()
 
-    # --- the session: register, follow the bindings ----------------------------------------
+    def close(self) -> None:
+        self._datapath.close()
 
-    async def _sessions(self) -> None:
-        backoff = 0.1
-        while True:
-            self._reconnect.clear()
-            try:
-                await self._register()
-                started = time.monotonic()
-                await self._follow()
-                if time.monotonic() - started > _STABLE:
-                    backoff = 0.1  # a session that lasted was not a failing loop
-            except grpc.aio.AioRpcError as exc:
-                _LOG.warning("back-end %s: %s: %s", self._target, exc.code().name, exc.details())
-            except DatapathError as exc:
-                _LOG.error("datapath: %s; starting over", exc)
-                self._need_snapshot = True
-            self._registered = False
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self._max_backoff)
-
-    async def _register(self) -> None:
-        """Report every tap (which registers this instance); wait until it is delivered."""
-        async with self._lock:
-            links = await self._datapath.links()
-            self._taps = {n: _tap_message(link) for n, link in links.items() if _is_tap(n)}
-            self._sent = dict(self._taps)
-            self._dirty.clear()
-            self._names = {link.index: n for n, link in links.items()}
-            # A full report supersedes every tap change still queued.
-            kept = [item for item in self._outbox if item.method != "ReportTaps"]
-            self._outbox.clear()
-            self._outbox.extend(kept)
-            delivered = asyncio.get_running_loop().create_future()
-            request = pb.ReportTapsRequest(
-                host=self.host,
-                agent_id=self.agent_id,
-                full=True,
-                taps=self._taps.values(),
-                heartbeat_interval_ms=int(self._heartbeat * 1000),
-            )
-            self._enqueue(_Outgoing("ReportTaps", request, delivered))
-        response = await delivered
-        self._registered = True
-        _LOG.info(
-            "registered with back-end epoch %s (%d taps)", response.backend_epoch, len(self._taps)
-        )
-
-    async def _follow(self) -> None:
-        start = 0 if self._need_snapshot else self._cursor
-        call = self._stub.WatchBindings(
-            pb.WatchBindingsRequest(
-                host=self.host,
-                agent_id=self.agent_id,
-                backend_epoch=self._epoch,
-                start_revision=start,
-            )
-        )
-
-        async def read() -> None:
-            async for response in call:
-                # Shielded: a reconnect must not interrupt a half-applied change.
-                await asyncio.shield(self._handle(response))
-
-        reader = asyncio.create_task(read())
-        interrupted = asyncio.create_task(self._reconnect.wait())
-        try:
-            await asyncio.wait({reader, interrupted}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            interrupted.cancel()
-            if not reader.done():
-                call.cancel()
-                reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader  # re-raises an AioRpcError of the stream
-        if self._reconnect.is_set():
-            _LOG.info("re-registering with the back-end")
-        else:
-            _LOG.warning("binding stream ended; reconnecting")
-
-    async def _handle(self, response: Any) -> None:
-        results: list[binding_pb2.BindingResult] = []
-        async with self._lock:
-            if response.snapshot:
-                desired = {e.binding.port_id: e.binding for e in response.events}
-                _LOG.info(
-                    "snapshot of %d binding(s) at revision %d", len(desired), response.revision
-                )
-                results = await self._reconcile(desired)
-                self._need_snapshot = False
-            else:
-                for event in response.events:
-                    result = await self._on_event(event)
-                    if result is not None:
-                        results.append(result)
-            self._epoch, self._cursor = response.backend_epoch, response.revision
-        if results:
-            self._enqueue(
-                _Outgoing(
-                    "ReportBindings",
-                    pb.ReportBindingsRequest(
-                        host=self.host,
-                        agent_id=self.agent_id,
-                        results=results,
-                        backend_epoch=response.backend_epoch,
-                    ),
-                )
-            )
-
-    async def _on_event(self, event: Any) -> binding_pb2.BindingResult | None:
-        binding = event.binding
-        if event.type == _BOUND:
-            self._desired[binding.port_id] = binding
-            return await self._apply(binding)
-        if event.type == _UNBOUND:
-            current = self._desired.get(binding.port_id)
-            if current is not None and current.revision < binding.revision:
-                del self._desired[binding.port_id]
-            return await self._remove(binding)
-        return None
+    async def scan(self) -> dict[str, binding_pb2.Tap]:
+        links = await self._datapath.links()
+        self._names = {link.index: n for n, link in links.items()}
+        return {n: _tap_message(link) for n, link in links.items() if _is_tap(n)}
 
     # --- wiring -----------------------------------------------------------------------------
 
-    async def _apply(self, binding: binding_pb2.Binding) -> binding_pb2.BindingResult | None:
+    async def apply(self, binding: binding_pb2.Binding) -> binding_pb2.BindingResult | None:
         """Wire one binding; None if its tap is gone (the back-end will hear of it)."""
         datapath = self._datapath
         try:
@@ -311,6 +94,7 @@ class Agent:
             if tap.master != bridge.index:
                 await datapath.set_master(tap, bridge.index)
                 _LOG.info("%s enslaved to %s (port %s)", tap.name, bridge.name, binding.port_id)
+            await self._sync_tunnel(binding.bridge, binding.segmentation_id)
             if binding.qos_rate_kbps:
                 rate, burst = tbf_for(binding.qos_rate_kbps, binding.qos_burst_kbytes)
                 await datapath.ensure_tbf(tap, rate, burst)
@@ -320,32 +104,13 @@ class Agent:
                 await datapath.set_admin(tap, True)
             tap = await datapath.link(binding.tap)
         except DatapathError as exc:
-            _LOG.error("port %s: cannot wire %s: %s", binding.port_id, binding.tap, exc)
-            return binding_pb2.BindingResult(
-                port_id=binding.port_id,
-                revision=binding.revision,
-                outcome=binding_pb2.BINDING_OUTCOME_FAILED,
-                error=str(exc),
-            )
-        if tap is None:
-            return None
-        message = _tap_message(tap)
-        self._told(message)
-        return binding_pb2.BindingResult(
-            port_id=binding.port_id,
-            revision=binding.revision,
-            outcome=binding_pb2.BINDING_OUTCOME_APPLIED,
-            tap=message,
-        )
+            return self.failed(binding, exc)
+        return None if tap is None else self.applied(binding, _tap_message(tap))
 
-    async def _remove(self, binding: binding_pb2.Binding) -> binding_pb2.BindingResult:
+    async def remove(self, binding: binding_pb2.Binding) -> binding_pb2.BindingResult:
         """Unwire one binding: release its tap, drop its QoS, and its bridge if unused."""
         datapath = self._datapath
-        result = binding_pb2.BindingResult(
-            port_id=binding.port_id,
-            revision=binding.revision,
-            outcome=binding_pb2.BINDING_OUTCOME_REMOVED,
-        )
+        tap = None
         try:
             tap = await datapath.link(binding.tap)
             still_wanted = any(b.tap == binding.tap for b in self._desired.values())
@@ -358,14 +123,12 @@ class Agent:
                     )
                 await datapath.clear_qdisc(tap)
                 tap = await datapath.link(binding.tap)
-            if tap is not None:
-                result.tap.CopyFrom(_tap_message(tap))
-                self._told(result.tap)
+            await self._sync_tunnel(binding.bridge, binding.segmentation_id)
             await self._drop_bridge_if_unused(binding.bridge)
         except DatapathError as exc:
             # Unwiring is best effort: the next reconcile finishes it.
             _LOG.error("port %s: cannot fully unwire %s: %s", binding.port_id, binding.tap, exc)
-        return result
+        return self.removed(binding, None if tap is None else _tap_message(tap))
 
     async def _drop_bridge_if_unused(self, name: str) -> None:
         if any(b.bridge == name for b in self._desired.values()):
@@ -374,7 +137,34 @@ class Agent:
         if bridge is not None:
             await self._datapath.delete(bridge)
 
-    async def _reconcile(
+    async def _sync_tunnel(self, bridge_name: str, vni: int) -> None:
+        """Join the network's bridge to the other hosts of the network over VXLAN (the
+        peers the host's bindings of the network name), or drop the device without peers."""
+        if not vni:
+            return
+        datapath = self._datapath
+        name = vxlan_name(vni)
+        peers = {
+            peer
+            for b in self._desired.values()
+            if b.bridge == bridge_name
+            for peer in b.tunnel_peers
+        }
+        if not peers or not self.tunnel_ip:
+            link = await datapath.link(name)
+            if link is not None:
+                await datapath.delete(link)
+            return
+        bridge = await datapath.ensure_bridge(bridge_name)
+        link = await datapath.ensure_vxlan(name, vni, self.tunnel_ip)
+        if link.master != bridge.index:
+            await datapath.set_master(link, bridge.index)
+            _LOG.info("%s enslaved to %s", name, bridge_name)
+        if not link.admin_up:
+            await datapath.set_admin(link, True)
+        await datapath.set_flood_peers(link, peers)
+
+    async def reconcile(
         self, desired: dict[str, binding_pb2.Binding]
     ) -> list[binding_pb2.BindingResult]:
         """Make the host match ``desired`` exactly: remove the rest, add what is missing."""
@@ -402,9 +192,21 @@ class Agent:
                 _LOG.error("reconcile: cannot clean %s: %s", link.name, exc)
         results = []
         for binding in sorted(desired.values(), key=lambda b: b.revision):
-            result = await self._apply(binding)
+            result = await self.apply(binding)
             if result is not None:
                 results.append(result)
+        wanted_tunnels = {
+            vxlan_name(b.segmentation_id)
+            for b in desired.values()
+            if b.segmentation_id and b.tunnel_peers and self.tunnel_ip
+        }
+        for link in links.values():
+            if link.name.startswith(VXLAN_PREFIX) and link.name not in wanted_tunnels:
+                try:
+                    await datapath.delete(link)
+                    _LOG.info("reconcile: removed stale %s", link.name)
+                except DatapathError as exc:
+                    _LOG.error("reconcile: cannot remove %s: %s", link.name, exc)
         wanted_bridges = {b.bridge for b in desired.values() if b.tap in links}
         for bridge in ours.values():
             if bridge.name not in wanted_bridges:
@@ -417,7 +219,7 @@ class Agent:
 
     # --- link events ------------------------------------------------------------------------
 
-    async def _monitor(self) -> None:
+    async def monitor(self) -> None:
         while True:
             try:
                 async for event in self._datapath.events():
@@ -427,187 +229,36 @@ class Agent:
                 # since we no longer know what we missed.
                 _LOG.warning("link events lost (%s); resynchronising", exc)
                 await self._datapath.open_monitor()
-                self._need_snapshot = True
-                self._reconnect.set()
+                self.resynchronise()
 
     def _on_link_event(self, event: Link | LinkGone) -> None:
         if isinstance(event, LinkGone):
             name = self._names.pop(event.index, event.name)
-            self._tap_gone(name)
+            self.interface_gone(name)
             if name.startswith(BRIDGE_PREFIX):
-                self._schedule(b.port_id for b in self._desired.values() if b.bridge == name)
+                self.schedule(b.port_id for b in self._desired.values() if b.bridge == name)
             return
         old = self._names.get(event.index)
         if old is not None and old != event.name:
-            self._tap_gone(old)  # renamed: the old name is gone
+            self.interface_gone(old)  # renamed: the old name is gone
         self._names[event.index] = event.name
         if not _is_tap(event.name):
             return
-        self._taps[event.name] = _tap_message(event)
-        self._mark_dirty(event.name)
+        self.interface_seen(_tap_message(event))
         for binding in self._desired.values():
             if binding.tap == event.name:
                 # Someone moved our tap to another bridge, or out of it: put it back.
                 bridge = self._names.get(event.master) if event.master else None
                 if bridge != binding.bridge:
-                    self._schedule([binding.port_id])
+                    self.schedule([binding.port_id])
 
-    def _tap_gone(self, name: str) -> None:
-        if self._taps.pop(name, None) is not None:
-            self._mark_dirty(name)
-
-    def _mark_dirty(self, name: str) -> None:
-        self._dirty.add(name)
-        self._dirty_ready.set()
-
-    def _told(self, tap: binding_pb2.Tap) -> None:
-        """``tap``'s state goes to the back-end with an acknowledgement."""
-        self._taps[tap.name] = tap
-        self._sent[tap.name] = tap
-
-    async def _report_taps(self) -> None:
-        """Report tap changes, debounced: events arrive in bursts, and some of them are
-        history by the time they are read (a tap seen "down" just before it came up), so
-        what is sent is each tap's latest state, and only if it differs from the last sent.
-        """
-        while True:
-            await self._dirty_ready.wait()
-            await asyncio.sleep(_DEBOUNCE)
-            self._dirty_ready.clear()
-            dirty, self._dirty = self._dirty, set()
-            changed = [
-                self._taps[n]
-                for n in dirty
-                if n in self._taps and self._taps[n] != self._sent.get(n)
-            ]
-            removed = [n for n in dirty if n not in self._taps and n in self._sent]
-            if not changed and not removed:
-                continue
-            for tap in changed:
-                self._sent[tap.name] = tap
-            for name in removed:
-                del self._sent[name]
-            # Queued behind the latest full report; a later registration drops it, its full
-            # report being newer.
-            self._enqueue(
-                _Outgoing(
-                    "ReportTaps",
-                    pb.ReportTapsRequest(
-                        host=self.host, agent_id=self.agent_id, taps=changed, removed=removed
-                    ),
-                )
-            )
-
-    def _schedule(self, port_ids: Any) -> None:
-        self._checks.update(port_ids)
-        if self._checks:
-            self._checks_ready.set()
-
-    async def _check_worker(self) -> None:
-        """Re-apply bindings whose wiring changed under us (a bridge removed by hand...)."""
-        while True:
-            await self._checks_ready.wait()
-            self._checks_ready.clear()
-            await asyncio.sleep(0.05)  # let a burst of events settle
-            pending, self._checks = self._checks, set()
-            results = []
-            async with self._lock:
-                for port_id in pending:
-                    binding = self._desired.get(port_id)
-                    if binding is None or await self._wired(binding):
-                        continue
-                    _LOG.info("port %s: wiring changed outside the agent; re-applying", port_id)
-                    result = await self._apply(binding)
-                    if result is not None:
-                        results.append(result)
-            if results and self._registered:
-                self._enqueue(
-                    _Outgoing(
-                        "ReportBindings",
-                        pb.ReportBindingsRequest(
-                            host=self.host,
-                            agent_id=self.agent_id,
-                            results=results,
-                            backend_epoch=self._epoch,
-                        ),
-                    )
-                )
-
-    async def _wired(self, binding: binding_pb2.Binding) -> bool:
+    async def wired(self, binding: binding_pb2.Binding) -> bool:
         """Whether the binding's tap is enslaved to its bridge (or is gone: nothing to do)."""
         tap = await self._datapath.link(binding.tap)
         if tap is None:
             return True
         bridge = await self._datapath.link(binding.bridge)
         return bridge is not None and tap.master == bridge.index
-
-    # --- delivery and heartbeats ------------------------------------------------------------
-
-    def _enqueue(self, item: _Outgoing) -> None:
-        self._outbox.append(item)
-        self._outbox_ready.set()
-
-    async def _deliver(self) -> None:
-        """Send queued reports in order, retrying the head until the back-end takes it."""
-        backoff = 0.1
-        while True:
-            if not self._outbox:
-                self._outbox_ready.clear()
-                await self._outbox_ready.wait()
-                continue
-            item = self._outbox[0]
-            try:
-                response = await getattr(self._stub, item.method)(
-                    item.request, timeout=self._call_timeout
-                )
-            except grpc.aio.AioRpcError as exc:
-                denied = exc.code() is grpc.StatusCode.PERMISSION_DENIED
-                if denied and item.method == "ReportBindings" and self._outbox[0] is item:
-                    # The back-end will never take it (a port not bound to this host):
-                    # resending would hold up every report behind it.
-                    _LOG.error("%s refused for good: %s", item.method, exc.details())
-                    self._outbox.popleft()
-                    continue
-                level = logging.WARNING if exc.code() in _REFUSED else logging.DEBUG
-                _LOG.log(
-                    level,
-                    "%s failed (%s: %s); retrying",
-                    item.method,
-                    exc.code().name,
-                    exc.details(),
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
-                continue
-            backoff = 0.1
-            if self._outbox and self._outbox[0] is item:
-                self._outbox.popleft()
-            if item.delivered is not None and not item.delivered.done():
-                item.delivered.set_result(response)
-            if not response.registered and self._registered:
-                _LOG.warning("the back-end does not know this agent instance; re-registering")
-                self._reconnect.set()
-
-    async def _heartbeats(self) -> None:
-        while True:
-            if self._registered:
-                try:
-                    response = await self._stub.Heartbeat(
-                        pb.HeartbeatRequest(
-                            host=self.host,
-                            agent_id=self.agent_id,
-                            interval_ms=int(self._heartbeat * 1000),
-                        ),
-                        timeout=max(self._heartbeat, 1.0),
-                    )
-                    if not response.registered and self._registered:
-                        _LOG.warning(
-                            "heartbeat: the back-end does not know this agent; re-registering"
-                        )
-                        self._reconnect.set()
-                except grpc.aio.AioRpcError as exc:
-                    _LOG.debug("heartbeat failed: %s", exc.code().name)
-            await asyncio.sleep(self._heartbeat)
 
 
 def _is_tap(name: str) -> bool:

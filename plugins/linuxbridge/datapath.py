@@ -24,6 +24,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK, TC_H_ROOT
 from pyroute2.netlink.rtnl.tcmsg.common import calc_xmittime
 
+# A netlink operation failed: the agent's error for any datapath.
+from quantum_plugins.common.agent import DatapathError
+
 __all__ = [
     "Datapath",
     "DatapathError",
@@ -40,6 +43,8 @@ _IFF_UP = 0x1
 _IFF_LOWER_UP = 0x10000
 _RTM_NEWLINK, _RTM_DELLINK = 16, 17
 _NETNS_DIRS = ("/run/netns", "/var/run/netns")
+_VXLAN_PORT = 4789  # IANA's
+_ZERO_MAC = "00:00:00:00:00:00"
 # Latency bound of the tbf queue: packets that would wait longer are dropped.
 _TBF_LATENCY_US = 50_000
 _U32_MAX = 2**32 - 1
@@ -47,10 +52,6 @@ _U32_MAX = 2**32 - 1
 _MIN_BURST = 15_000
 # The kernel keeps the burst as a transmission time in a 32-bit tick count.
 _MAX_BURST_SECONDS = 60
-
-
-class DatapathError(Exception):
-    """A netlink operation failed."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,58 @@ class Datapath:
         if not link.admin_up:
             await self._set(link, state="up")
         return link
+
+    async def ensure_vxlan(self, name: str, vni: int, local: str) -> Link:
+        """The VXLAN device ``name`` (VNI ``vni``, from ``local``, UDP 4789), created if needed;
+        one with another VNI or address is replaced."""
+        link = await self.link(name)
+        if link is not None and link.kind == "vxlan":
+            return link
+        if link is not None:
+            await self.delete(link)
+        try:
+            await self._ipr.link(
+                "add",
+                ifname=name,
+                kind="vxlan",
+                vxlan_id=vni,
+                vxlan_local=local,
+                vxlan_port=_VXLAN_PORT,
+                vxlan_learning=1,
+            )
+            _LOG.info("created %s (VNI %d, local %s)", name, vni, local)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise DatapathError(f"creating {name}: {exc}") from exc
+        link = await self.link(name)
+        if link is None:
+            raise DatapathError(f"{name} vanished right after its creation")
+        return link
+
+    async def flood_peers(self, link: Link) -> set[str]:
+        """The addresses ``link`` (a VXLAN device) floods to: its all-zero FDB entries."""
+        try:
+            return {
+                msg.get("NDA_DST")
+                async for msg in await self._ipr.fdb("dump", ifindex=link.index)
+                if msg.get("NDA_LLADDR") == _ZERO_MAC and msg.get("NDA_DST")
+            }
+        except NetlinkError as exc:
+            raise DatapathError(f"reading the FDB of {link.name}: {exc}") from exc
+
+    async def set_flood_peers(self, link: Link, peers: set[str]) -> None:
+        """Make ``link`` flood broadcast and unknown unicast to exactly ``peers`` (head-end
+        replication: one all-zero FDB entry per peer)."""
+        current = await self.flood_peers(link)
+        try:
+            for peer in sorted(peers - current):
+                await self._ipr.fdb("append", ifindex=link.index, lladdr=_ZERO_MAC, dst=peer)
+            for peer in sorted(current - peers):
+                await self._ipr.fdb("del", ifindex=link.index, lladdr=_ZERO_MAC, dst=peer)
+        except NetlinkError as exc:
+            raise DatapathError(f"setting the peers of {link.name}: {exc}") from exc
+        if peers != current:
+            _LOG.info("%s floods to %s", link.name, ", ".join(sorted(peers)) or "nobody")
 
     async def delete(self, link: Link) -> None:
         """Remove a device; one already gone is fine."""

@@ -1,4 +1,7 @@
-"""The certificates of an mTLS lab: one CA, the core, the back-end, an agent per host."""
+"""The certificates of an mTLS lab: one CA, the core, the back-end, an agent per host.
+
+Shared by the linuxbridge and OVS labs (tests/ovs).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from quantum_grpc.config import TlsFiles as CoreTls
-from quantum_plugins.linuxbridge.identity import agent_uri
+from quantum_plugins.common.identity import agent_uri
 from tests.helpers.pki import Ca, Issued, backend_uri, files, issue, make_ca, tls_flags
 
 __all__ = ["CoreTls", "LabPki", "files", "tls_flags"]
@@ -19,6 +22,8 @@ class LabPki:
     """A CA and the certificates it signed, made on demand for agents."""
 
     directory: Path
+    #: The back-end's name (its certificate names it): "linuxbridge" or "ovs".
+    backend_name: str = BACKEND
     ca: Ca = field(init=False)
     core: Issued = field(init=False)
     backend: Issued = field(init=False)
@@ -29,7 +34,11 @@ class LabPki:
         # The core serves its internal listener and dials back-ends: both usages.
         self.core = issue(self.ca, "core", client=True, server=True)
         self.backend = issue(
-            self.ca, BACKEND, san_uris=[backend_uri(BACKEND)], client=True, server=True
+            self.ca,
+            self.backend_name,
+            san_uris=[backend_uri(self.backend_name)],
+            client=True,
+            server=True,
         )
 
     def agent(self, host: str) -> Issued:

@@ -10,6 +10,7 @@ with a certificate of the lab's CA naming who it is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,16 +70,23 @@ def pki(tmp_path: Path) -> LabPki:
 
 
 async def start_backend(
-    lab: Lab, logs: Path, pki: LabPki, listen: str = "127.0.0.1:0"
+    lab: Lab,
+    logs: Path,
+    pki: LabPki,
+    listen: str = "127.0.0.1:0",
+    *,
+    kind: str = "linuxbridge",
+    extra: tuple[str, ...] = (),
 ) -> tuple[Any, str]:
-    """Start an mTLS back-end subprocess on ``listen``; the process and its address once
-    serving (health checked with the core's certificate)."""
+    """Start an mTLS back-end subprocess (``quantum-grpc plugin KIND``, with ``extra``
+    options) on ``listen``; the process and its address once serving (health checked with
+    the core's certificate)."""
     port_file = logs / "backend.port"
     port_file.unlink(missing_ok=True)
     backend = quantum_grpc(
-        "plugin", "linuxbridge",
+        "plugin", kind,
         "--listen", listen, "--port-file", str(port_file), "--grace-period", str(GRACE),
-        *tls_flags(pki.backend),
+        *extra, *tls_flags(pki.backend),
         log=logs / "backend.log",
     )  # fmt: skip
     lab.processes.append(backend)
@@ -93,13 +101,25 @@ async def start_backend(
 
 
 def start_agent(
-    lab: Lab, logs: Path, pki: LabPki, host: str, netns: str, backend: str, log: str = ""
+    lab: Lab,
+    logs: Path,
+    pki: LabPki,
+    host: str,
+    netns: str,
+    backend: str,
+    log: str = "",
+    *,
+    kind: str = "linuxbridge",
+    where: tuple[str, ...] = (),
+    tunnel_ip: str = "",
 ) -> subprocess.Popen[bytes]:
-    """Start the agent of ``host`` (its certificate names it), wiring namespace ``netns``;
-    it logs to ``log`` (default ``agent-HOST.log``) in ``logs``."""
+    """Start the agent of ``host`` (its certificate names it), wiring namespace ``netns``
+    (or, with ``where``, what those options say), with the underlay address ``tunnel_ip``
+    if given; it logs to ``log`` (default ``agent-HOST.log``) in ``logs``."""
+    tunnel = ("--tunnel-ip", tunnel_ip) if tunnel_ip else ()
     agent = quantum_grpc(
-        "agent", "linuxbridge",
-        "--host", host, "--netns", netns, "--backend", backend,
+        "agent", kind,
+        "--host", host, *(where or ("--netns", netns)), *tunnel, "--backend", backend,
         "--heartbeat", str(HEARTBEAT), *tls_flags(pki.agent(host)),
         log=logs / (log or f"agent-{host}.log"),
     )  # fmt: skip
@@ -109,7 +129,7 @@ def start_agent(
 
 @dataclass
 class Stack:
-    """A linuxbridge back-end, its agents, a core, a client and a status watch."""
+    """A back-end (linuxbridge or ovs), its agents, a core, a client and a status watch."""
 
     lab: Lab
     logs: Path
@@ -119,16 +139,38 @@ class Stack:
     api: Api
     watch: StatusWatch
     agents: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    kind: str = "linuxbridge"
+    #: The back-end's own options.
+    backend_extra: tuple[str, ...] = ()
+    #: Hypervisor namespace -> the agent's options saying what it wires (default --netns).
+    where: Callable[[str], tuple[str, ...]] | None = None
 
     async def restart_backend(self) -> None:
-        """SIGKILL the back-end and start a new one (empty) on the same address."""
+        """SIGKILL the back-end and start a new one on the same address."""
         self.backend.send_signal(signal.SIGKILL)
         self.backend.wait()
-        self.backend, _ = await start_backend(self.lab, self.logs, self.pki, self.backend_address)
+        self.backend, _ = await start_backend(
+            self.lab,
+            self.logs,
+            self.pki,
+            self.backend_address,
+            kind=self.kind,
+            extra=self.backend_extra,
+        )
 
-    def start_agent(self, host: str, netns: str) -> subprocess.Popen[bytes]:
+    def start_agent(self, host: str, netns: str, tunnel_ip: str = "") -> subprocess.Popen[bytes]:
         """Start (or restart) the agent of ``host``, wiring namespace ``netns``."""
-        agent = start_agent(self.lab, self.logs, self.pki, host, netns, self.backend_address)
+        agent = start_agent(
+            self.lab,
+            self.logs,
+            self.pki,
+            host,
+            netns,
+            self.backend_address,
+            kind=self.kind,
+            where=self.where(netns) if self.where else (),
+            tunnel_ip=tunnel_ip,
+        )
         self.agents[host] = agent
         return agent
 
@@ -145,6 +187,51 @@ class Stack:
             print(f"----- {log.name} -----\n{log.read_text()[-6000:]}")
 
 
+@contextlib.asynccontextmanager
+async def open_stack(
+    lab: Lab,
+    logs: Path,
+    pki: LabPki,
+    core_factory: CoreFactory,
+    channel_factory: Callable[[str], grpc.aio.Channel],
+    request: pytest.FixtureRequest,
+    *,
+    kind: str = "linuxbridge",
+    backend_extra: tuple[str, ...] = (),
+    where: Callable[[str], tuple[str, ...]] | None = None,
+) -> AsyncIterator[Stack]:
+    """A back-end subprocess and an in-process core that dispatches to it, over mTLS; the
+    logs are printed if the test failed (or LB_LOGS is set)."""
+    backend, address = await start_backend(lab, logs, pki, kind=kind, extra=backend_extra)
+    app = await core_factory(BackendTarget(kind, address), internal_tls=pki.core_tls())
+    link = app.links.get(kind)
+    assert link is not None
+    await asyncio.wait_for(link.ready.wait(), 20)
+    channel = channel_factory(app.address)
+    tenant = f"{kind[:3]}-{uuid.uuid4().hex[:8]}"
+    watch = StatusWatch(channel, tenant)
+    await watch.start()
+    made = Stack(
+        lab,
+        logs,
+        pki,
+        backend,
+        address,
+        Api(channel, tenant),
+        watch,
+        kind=kind,
+        backend_extra=backend_extra,
+        where=where,
+    )
+    try:
+        yield made
+    finally:
+        await watch.close()
+        report: Any = getattr(request.node, "rep_call", None)
+        if report is None or report.failed or os.environ.get("LB_LOGS"):
+            made.dump_logs()
+
+
 @pytest.fixture
 async def stack(
     lab: Lab,
@@ -154,24 +241,9 @@ async def stack(
     channel_factory: Callable[[str], grpc.aio.Channel],
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Stack]:
-    """A back-end subprocess and an in-process core that dispatches to it, over mTLS."""
-    backend, address = await start_backend(lab, tmp_path, pki)
-    app = await core_factory(BackendTarget("linuxbridge", address), internal_tls=pki.core_tls())
-    link = app.links.get("linuxbridge")
-    assert link is not None
-    await asyncio.wait_for(link.ready.wait(), 20)
-    channel = channel_factory(app.address)
-    tenant = f"lb-{uuid.uuid4().hex[:8]}"
-    watch = StatusWatch(channel, tenant)
-    await watch.start()
-    made = Stack(lab, tmp_path, pki, backend, address, Api(channel, tenant), watch)
-    try:
+    """A linuxbridge back-end subprocess and an in-process core, over mTLS."""
+    async with open_stack(lab, tmp_path, pki, core_factory, channel_factory, request) as made:
         yield made
-    finally:
-        await watch.close()
-        report: Any = getattr(request.node, "rep_call", None)
-        if report is None or report.failed or os.environ.get("LB_LOGS"):
-            made.dump_logs()
 
 
 @pytest.hookimpl(wrapper=True)

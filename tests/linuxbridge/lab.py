@@ -9,6 +9,7 @@ test's event loop keeps serving while a probe or a measurement runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ TRAFFIC = str(Path(__file__).with_name("traffic.py"))
 ECHO_PORT = 7007
 SINK_PORT = 9009
 SUBNET = "10.77.0"
+UNDERLAY = "192.168.77"
 
 
 def prerequisites() -> str | None:
@@ -67,6 +69,24 @@ async def ash(*args: str, timeout: float = 30.0) -> tuple[int, str]:
 
 
 @dataclass
+class Stream:
+    """A running ``traffic.py stream``: :meth:`result` waits for its end."""
+
+    proc: asyncio.subprocess.Process
+
+    async def result(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Stop the stream; {"sent", "echoed", "gap"}: datagrams sent and echoed, and the
+        longest silence (s)."""
+        assert self.proc.stdout is not None
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.terminate()
+        out = await asyncio.wait_for(self.proc.stdout.read(), timeout)
+        await self.proc.wait()
+        found: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        return found
+
+
+@dataclass
 class Vm:
     """A VM: its namespace, address, interface id and the tap that stands for it."""
 
@@ -90,6 +110,8 @@ class Lab:
     vms: list[Vm] = field(default_factory=list)
     #: namespace -> the processes running in it (a namespace lives while they do).
     inside: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
+    #: Traffic streams started from the event loop.
+    streams: list[asyncio.subprocess.Process] = field(default_factory=list)
 
     def hypervisor(self, name: str) -> str:
         """Create a hypervisor namespace; returns its name."""
@@ -124,6 +146,22 @@ class Lab:
             "ip", "-n", vm.hypervisor, "link", "add", vm.tap, "type", "veth",
             "peer", "name", "eth0", "netns", vm.ns,
         )  # fmt: skip
+
+    def underlay(self, first: str, second: str) -> dict[str, str]:
+        """Join two hypervisors by a veth pair ``ul0`` (the underlay network); hypervisor
+        -> its underlay address."""
+        sh("ip", "link", "add", "ul0", "netns", first,
+           "type", "veth", "peer", "name", "ul0", "netns", second)  # fmt: skip
+        addresses = {}
+        for number, ns in enumerate((first, second), 1):
+            addresses[ns] = f"{UNDERLAY}.{number}"
+            self.attach_underlay(ns, addresses[ns])
+        return addresses
+
+    def attach_underlay(self, ns: str, address: str) -> None:
+        """Give the hypervisor's ``ul0`` its underlay address."""
+        sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "ul0")
+        sh("ip", "-n", ns, "link", "set", "ul0", "up")
 
     def delete_vm(self, vm: Vm) -> None:
         """Destroy a VM: its processes and namespace, and with them its veth (the tap too)."""
@@ -181,6 +219,19 @@ class Lab:
         measured: dict[str, Any] = json.loads(result.decode().strip().splitlines()[-1])
         return float(measured["mbps"])
 
+    async def stream(self, src: Vm, dst: Vm, seconds: float = 60.0) -> Stream:
+        """Start echoed datagrams from ``src`` to ``dst`` every 10 ms, for at most ``seconds``
+        (:meth:`Stream.result` stops them)."""
+        proc = await asyncio.create_subprocess_exec(
+            "ip", "netns", "exec", src.ns, sys.executable, TRAFFIC,
+            "stream", dst.ip, str(ECHO_PORT), "--duration", str(seconds),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self.streams.append(proc)
+        assert proc.stdout is not None
+        assert (await asyncio.wait_for(proc.stdout.readline(), 10)).strip() == b"ready"
+        return Stream(proc)
+
     # --- what the hypervisor looks like ------------------------------------------------------
 
     @staticmethod
@@ -196,6 +247,14 @@ class Lab:
             for link in self.links(ns)
             if link.get("linkinfo", {}).get("info_kind") == "bridge"
         )
+
+    def tunnels(self, ns: str) -> set[str]:
+        """Names of the VXLAN devices in ``ns``."""
+        return {
+            link["ifname"]
+            for link in self.links(ns)
+            if link.get("linkinfo", {}).get("info_kind") == "vxlan"
+        }
 
     def masters(self, ns: str) -> dict[str, str]:
         """Device name -> the bridge it is enslaved to, for enslaved devices of ``ns``."""
@@ -228,6 +287,10 @@ class Lab:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
+        for stream in self.streams:
+            if stream.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    stream.kill()
         for ns in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self.namespaces.clear()

@@ -6,17 +6,13 @@ Every status change is observed through WatchStatus (see watch.py); traffic runs
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from typing import Any
 
 import pytest
 
 from quantum_api.v1 import (
-    network_service_pb2 as net_pb,
     port_pb2,
-    port_service_pb2 as port_pb,
 )
 from quantum_grpc.service.status_rules import REASON_BACKEND_UNAVAILABLE
 from quantum_plugins.linuxbridge.names import (
@@ -29,43 +25,14 @@ from quantum_plugins.linuxbridge.names import (
 from tests.helpers import eventually
 
 from .conftest import Stack, start_agent
-from .lab import Lab, Vm
+from .lab import Lab
+from .steps import all_reach, plugged, tear_down
 from .watch import ACTIVE, AVAILABLE, DOWN
 
 pytestmark = pytest.mark.root
 
 #: Figures the tests measured, printed at the end of each test (run with -s to see them).
 FIGURES: dict[str, float] = {}
-
-
-async def plugged(stack: Stack, network_id: str, vm: Vm, **port: Any) -> str:
-    """Create a port on ``network_id`` and plug ``vm``'s interface into it; the port id."""
-    created = await stack.api.create_port(network_id, **port)
-    await stack.api.plug(created.id, vm.interface_id)
-    return str(created.id)
-
-
-async def tear_down(
-    stack: Stack, plugged_ports: list[str], ports: list[str], networks: list[str]
-) -> None:
-    """Unplug, delete the ports, delete the networks, each step confirmed by the watch."""
-    api, watch = stack.api, stack.watch
-    for port_id in plugged_ports:
-        await api.unplug(port_id)
-    for port_id in plugged_ports:
-        await watch.unplugged(port_id)
-    for port_id in ports:
-        await api.ports.DeletePort(port_pb.DeletePortRequest(port_id=port_id), metadata=api.md)
-    for network_id in networks:
-        await api.networks.DeleteNetwork(
-            net_pb.DeleteNetworkRequest(network_id=network_id), metadata=api.md
-        )
-    await watch.gone(ports, networks)
-
-
-async def all_reach(lab: Lab, pairs: list[tuple[Vm, Vm]], timeout: float = 3.0) -> list[bool]:
-    """Probe several (source, destination) pairs at once."""
-    return list(await asyncio.gather(*(lab.reaches(a, b, timeout) for a, b in pairs)))
 
 
 async def test_isolation_admin_state_and_qos(stack: Stack, lab: Lab) -> None:

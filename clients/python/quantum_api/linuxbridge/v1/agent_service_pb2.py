@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from quantum_api.linuxbridge.v1 import binding_pb2 as quantum_dot_linuxbridge_dot_v1_dot_binding__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantum/linuxbridge/v1/agent_service.proto\x12\x16quantum.linuxbridge.v1\x1a$quantum/linuxbridge/v1/binding.proto\"\x9c\x01\n\x11ReportTapsRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x12)\n\x04taps\x18\x04 \x03(\x0b\x32\x1b.quantum.linuxbridge.v1.Tap\x12\x0f\n\x07removed\x18\x05 \x03(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x06 \x01(\r\"?\n\x12ReportTapsResponse\x12\x12\n\nregistered\x18\x01 \x01(\x08\x12\x15\n\rbackend_epoch\x18\x02 \x01(\t\"e\n\x14WatchBindingsRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x15\n\rbackend_epoch\x18\x03 \x01(\t\x12\x16\n\x0estart_revision\x18\x04 \x01(\x03\"\x88\x01\n\x15WatchBindingsResponse\x12\x15\n\rbackend_epoch\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x10\n\x08snapshot\x18\x03 \x01(\x08\x12\x34\n\x06\x65vents\x18\x04 \x03(\x0b\x32$.quantum.linuxbridge.v1.BindingEvent\"\x86\x01\n\x15ReportBindingsRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x36\n\x07results\x18\x03 \x03(\x0b\x32%.quantum.linuxbridge.v1.BindingResult\x12\x15\n\rbackend_epoch\x18\x04 \x01(\t\",\n\x16ReportBindingsResponse\x12\x12\n\nregistered\x18\x01 \x01(\x08\"G\n\x10HeartbeatRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x13\n\x0binterval_ms\x18\x03 \x01(\r\">\n\x11HeartbeatResponse\x12\x12\n\nregistered\x18\x01 \x01(\x08\x12\x15\n\rbackend_epoch\x18\x02 \x01(\t2\xb6\x03\n\x0c\x41gentService\x12\x63\n\nReportTaps\x12).quantum.linuxbridge.v1.ReportTapsRequest\x1a*.quantum.linuxbridge.v1.ReportTapsResponse\x12n\n\rWatchBindings\x12,.quantum.linuxbridge.v1.WatchBindingsRequest\x1a-.quantum.linuxbridge.v1.WatchBindingsResponse0\x01\x12o\n\x0eReportBindings\x12-.quantum.linuxbridge.v1.ReportBindingsRequest\x1a..quantum.linuxbridge.v1.ReportBindingsResponse\x12`\n\tHeartbeat\x12(.quantum.linuxbridge.v1.HeartbeatRequest\x1a).quantum.linuxbridge.v1.HeartbeatResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantum/linuxbridge/v1/agent_service.proto\x12\x16quantum.linuxbridge.v1\x1a$quantum/linuxbridge/v1/binding.proto\"\xaf\x01\n\x11ReportTapsRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x12)\n\x04taps\x18\x04 \x03(\x0b\x32\x1b.quantum.linuxbridge.v1.Tap\x12\x0f\n\x07removed\x18\x05 \x03(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x06 \x01(\r\x12\x11\n\ttunnel_ip\x18\x07 \x01(\t\"?\n\x12ReportTapsResponse\x12\x12\n\nregistered\x18\x01 \x01(\x08\x12\x15\n\rbackend_epoch\x18\x02 \x01(\t\"e\n\x14WatchBindingsRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x15\n\rbackend_epoch\x18\x03 \x01(\t\x12\x16\n\x0estart_revision\x18\x04 \x01(\x03\"\x88\x01\n\x15WatchBindingsResponse\x12\x15\n\rbackend_epoch\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x10\n\x08snapshot\x18\x03 \x01(\x08\x12\x34\n\x06\x65vents\x18\x04 \x03(\x0b\x32$.quantum.linuxbridge.v1.BindingEvent\"\x86\x01\n\x15ReportBindingsRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x36\n\x07results\x18\x03 \x03(\x0b\x32%.quantum.linuxbridge.v1.BindingResult\x12\x15\n\rbackend_epoch\x18\x04 \x01(\t\",\n\x16ReportBindingsResponse\x12\x12\n\nregistered\x18\x01 \x01(\x08\"G\n\x10HeartbeatRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x13\n\x0binterval_ms\x18\x03 \x01(\r\">\n\x11HeartbeatResponse\x12\x12\n\nregistered\x18\x01 \x01(\x08\x12\x15\n\rbackend_epoch\x18\x02 \x01(\t2\xb6\x03\n\x0c\x41gentService\x12\x63\n\nReportTaps\x12).quantum.linuxbridge.v1.ReportTapsRequest\x1a*.quantum.linuxbridge.v1.ReportTapsResponse\x12n\n\rWatchBindings\x12,.quantum.linuxbridge.v1.WatchBindingsRequest\x1a-.quantum.linuxbridge.v1.WatchBindingsResponse0\x01\x12o\n\x0eReportBindings\x12-.quantum.linuxbridge.v1.ReportBindingsRequest\x1a..quantum.linuxbridge.v1.ReportBindingsResponse\x12`\n\tHeartbeat\x12(.quantum.linuxbridge.v1.HeartbeatRequest\x1a).quantum.linuxbridge.v1.HeartbeatResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,21 +33,21 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantum.linuxbridge.v1.agen
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REPORTTAPSREQUEST']._serialized_start=109
-  _globals['_REPORTTAPSREQUEST']._serialized_end=265
-  _globals['_REPORTTAPSRESPONSE']._serialized_start=267
-  _globals['_REPORTTAPSRESPONSE']._serialized_end=330
-  _globals['_WATCHBINDINGSREQUEST']._serialized_start=332
-  _globals['_WATCHBINDINGSREQUEST']._serialized_end=433
-  _globals['_WATCHBINDINGSRESPONSE']._serialized_start=436
-  _globals['_WATCHBINDINGSRESPONSE']._serialized_end=572
-  _globals['_REPORTBINDINGSREQUEST']._serialized_start=575
-  _globals['_REPORTBINDINGSREQUEST']._serialized_end=709
-  _globals['_REPORTBINDINGSRESPONSE']._serialized_start=711
-  _globals['_REPORTBINDINGSRESPONSE']._serialized_end=755
-  _globals['_HEARTBEATREQUEST']._serialized_start=757
-  _globals['_HEARTBEATREQUEST']._serialized_end=828
-  _globals['_HEARTBEATRESPONSE']._serialized_start=830
-  _globals['_HEARTBEATRESPONSE']._serialized_end=892
-  _globals['_AGENTSERVICE']._serialized_start=895
-  _globals['_AGENTSERVICE']._serialized_end=1333
+  _globals['_REPORTTAPSREQUEST']._serialized_end=284
+  _globals['_REPORTTAPSRESPONSE']._serialized_start=286
+  _globals['_REPORTTAPSRESPONSE']._serialized_end=349
+  _globals['_WATCHBINDINGSREQUEST']._serialized_start=351
+  _globals['_WATCHBINDINGSREQUEST']._serialized_end=452
+  _globals['_WATCHBINDINGSRESPONSE']._serialized_start=455
+  _globals['_WATCHBINDINGSRESPONSE']._serialized_end=591
+  _globals['_REPORTBINDINGSREQUEST']._serialized_start=594
+  _globals['_REPORTBINDINGSREQUEST']._serialized_end=728
+  _globals['_REPORTBINDINGSRESPONSE']._serialized_start=730
+  _globals['_REPORTBINDINGSRESPONSE']._serialized_end=774
+  _globals['_HEARTBEATREQUEST']._serialized_start=776
+  _globals['_HEARTBEATREQUEST']._serialized_end=847
+  _globals['_HEARTBEATRESPONSE']._serialized_start=849
+  _globals['_HEARTBEATRESPONSE']._serialized_end=911
+  _globals['_AGENTSERVICE']._serialized_start=914
+  _globals['_AGENTSERVICE']._serialized_end=1352
 # @@protoc_insertion_point(module_scope)

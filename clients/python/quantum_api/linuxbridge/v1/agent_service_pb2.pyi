@@ -8,20 +8,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReportTapsRequest(_message.Message):
-    __slots__ = ("host", "agent_id", "full", "taps", "removed", "heartbeat_interval_ms")
+    __slots__ = ("host", "agent_id", "full", "taps", "removed", "heartbeat_interval_ms", "tunnel_ip")
     HOST_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
     TAPS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_IP_FIELD_NUMBER: _ClassVar[int]
     host: str
     agent_id: str
     full: bool
     taps: _containers.RepeatedCompositeFieldContainer[_binding_pb2.Tap]
     removed: _containers.RepeatedScalarFieldContainer[str]
     heartbeat_interval_ms: int
-    def __init__(self, host: _Optional[str] = ..., agent_id: _Optional[str] = ..., full: _Optional[bool] = ..., taps: _Optional[_Iterable[_Union[_binding_pb2.Tap, _Mapping]]] = ..., removed: _Optional[_Iterable[str]] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    tunnel_ip: str
+    def __init__(self, host: _Optional[str] = ..., agent_id: _Optional[str] = ..., full: _Optional[bool] = ..., taps: _Optional[_Iterable[_Union[_binding_pb2.Tap, _Mapping]]] = ..., removed: _Optional[_Iterable[str]] = ..., heartbeat_interval_ms: _Optional[int] = ..., tunnel_ip: _Optional[str] = ...) -> None: ...
 
 class ReportTapsResponse(_message.Message):
     __slots__ = ("registered", "backend_epoch")

@@ -24,23 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$quantum/linuxbridge/v1/binding.proto\x12\x16quantum.linuxbridge.v1\"8\n\x03Tap\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07oper_up\x18\x02 \x01(\x08\x12\x12\n\noper_state\x18\x03 \x01(\t\"\xd0\x01\n\x07\x42inding\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x12\n\nnetwork_id\x18\x02 \x01(\t\x12\x14\n\x0cinterface_id\x18\x03 \x01(\t\x12\x0b\n\x03tap\x18\x04 \x01(\t\x12\x0e\n\x06\x62ridge\x18\x05 \x01(\t\x12\x16\n\x0e\x61\x64min_state_up\x18\x06 \x01(\x08\x12\x15\n\rqos_rate_kbps\x18\x07 \x01(\x04\x12\x18\n\x10qos_burst_kbytes\x18\x08 \x01(\x04\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x10\n\x08revision\x18\n \x01(\x03\"x\n\x0c\x42indingEvent\x12\x36\n\x04type\x18\x01 \x01(\x0e\x32(.quantum.linuxbridge.v1.BindingEventType\x12\x30\n\x07\x62inding\x18\x02 \x01(\x0b\x32\x1f.quantum.linuxbridge.v1.Binding\"\xa4\x01\n\rBindingResult\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x37\n\x07outcome\x18\x03 \x01(\x0e\x32&.quantum.linuxbridge.v1.BindingOutcome\x12(\n\x03tap\x18\x04 \x01(\x0b\x32\x1b.quantum.linuxbridge.v1.Tap\x12\r\n\x05\x65rror\x18\x05 \x01(\t*t\n\x10\x42indingEventType\x12\"\n\x1e\x42INDING_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42INDING_EVENT_TYPE_BOUND\x10\x01\x12\x1e\n\x1a\x42INDING_EVENT_TYPE_UNBOUND\x10\x02*\x87\x01\n\x0e\x42indingOutcome\x12\x1f\n\x1b\x42INDING_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x42INDING_OUTCOME_APPLIED\x10\x01\x12\x1b\n\x17\x42INDING_OUTCOME_REMOVED\x10\x02\x12\x1a\n\x16\x42INDING_OUTCOME_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$quantum/linuxbridge/v1/binding.proto\x12\x16quantum.linuxbridge.v1\"8\n\x03Tap\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07oper_up\x18\x02 \x01(\x08\x12\x12\n\noper_state\x18\x03 \x01(\t\"\xff\x01\n\x07\x42inding\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x12\n\nnetwork_id\x18\x02 \x01(\t\x12\x14\n\x0cinterface_id\x18\x03 \x01(\t\x12\x0b\n\x03tap\x18\x04 \x01(\t\x12\x0e\n\x06\x62ridge\x18\x05 \x01(\t\x12\x16\n\x0e\x61\x64min_state_up\x18\x06 \x01(\x08\x12\x15\n\rqos_rate_kbps\x18\x07 \x01(\x04\x12\x18\n\x10qos_burst_kbytes\x18\x08 \x01(\x04\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x10\n\x08revision\x18\n \x01(\x03\x12\x17\n\x0fsegmentation_id\x18\x0b \x01(\r\x12\x14\n\x0ctunnel_peers\x18\x0c \x03(\t\"x\n\x0c\x42indingEvent\x12\x36\n\x04type\x18\x01 \x01(\x0e\x32(.quantum.linuxbridge.v1.BindingEventType\x12\x30\n\x07\x62inding\x18\x02 \x01(\x0b\x32\x1f.quantum.linuxbridge.v1.Binding\"\xa4\x01\n\rBindingResult\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x37\n\x07outcome\x18\x03 \x01(\x0e\x32&.quantum.linuxbridge.v1.BindingOutcome\x12(\n\x03tap\x18\x04 \x01(\x0b\x32\x1b.quantum.linuxbridge.v1.Tap\x12\r\n\x05\x65rror\x18\x05 \x01(\t*t\n\x10\x42indingEventType\x12\"\n\x1e\x42INDING_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42INDING_EVENT_TYPE_BOUND\x10\x01\x12\x1e\n\x1a\x42INDING_EVENT_TYPE_UNBOUND\x10\x02*\x87\x01\n\x0e\x42indingOutcome\x12\x1f\n\x1b\x42INDING_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x42INDING_OUTCOME_APPLIED\x10\x01\x12\x1b\n\x17\x42INDING_OUTCOME_REMOVED\x10\x02\x12\x1a\n\x16\x42INDING_OUTCOME_FAILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantum.linuxbridge.v1.binding_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BINDINGEVENTTYPE']._serialized_start=622
-  _globals['_BINDINGEVENTTYPE']._serialized_end=738
-  _globals['_BINDINGOUTCOME']._serialized_start=741
-  _globals['_BINDINGOUTCOME']._serialized_end=876
+  _globals['_BINDINGEVENTTYPE']._serialized_start=669
+  _globals['_BINDINGEVENTTYPE']._serialized_end=785
+  _globals['_BINDINGOUTCOME']._serialized_start=788
+  _globals['_BINDINGOUTCOME']._serialized_end=923
   _globals['_TAP']._serialized_start=64
   _globals['_TAP']._serialized_end=120
   _globals['_BINDING']._serialized_start=123
-  _globals['_BINDING']._serialized_end=331
-  _globals['_BINDINGEVENT']._serialized_start=333
-  _globals['_BINDINGEVENT']._serialized_end=453
-  _globals['_BINDINGRESULT']._serialized_start=456
-  _globals['_BINDINGRESULT']._serialized_end=620
+  _globals['_BINDING']._serialized_end=378
+  _globals['_BINDINGEVENT']._serialized_start=380
+  _globals['_BINDINGEVENT']._serialized_end=500
+  _globals['_BINDINGRESULT']._serialized_start=503
+  _globals['_BINDINGRESULT']._serialized_end=667
 # @@protoc_insertion_point(module_scope)

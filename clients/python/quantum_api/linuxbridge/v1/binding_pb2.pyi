@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -37,7 +38,7 @@ class Tap(_message.Message):
     def __init__(self, name: _Optional[str] = ..., oper_up: _Optional[bool] = ..., oper_state: _Optional[str] = ...) -> None: ...
 
 class Binding(_message.Message):
-    __slots__ = ("port_id", "network_id", "interface_id", "tap", "bridge", "admin_state_up", "qos_rate_kbps", "qos_burst_kbytes", "generation", "revision")
+    __slots__ = ("port_id", "network_id", "interface_id", "tap", "bridge", "admin_state_up", "qos_rate_kbps", "qos_burst_kbytes", "generation", "revision", "segmentation_id", "tunnel_peers")
     PORT_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     INTERFACE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +49,8 @@ class Binding(_message.Message):
     QOS_BURST_KBYTES_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_PEERS_FIELD_NUMBER: _ClassVar[int]
     port_id: str
     network_id: str
     interface_id: str
@@ -58,7 +61,9 @@ class Binding(_message.Message):
     qos_burst_kbytes: int
     generation: int
     revision: int
-    def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., interface_id: _Optional[str] = ..., tap: _Optional[str] = ..., bridge: _Optional[str] = ..., admin_state_up: _Optional[bool] = ..., qos_rate_kbps: _Optional[int] = ..., qos_burst_kbytes: _Optional[int] = ..., generation: _Optional[int] = ..., revision: _Optional[int] = ...) -> None: ...
+    segmentation_id: int
+    tunnel_peers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., interface_id: _Optional[str] = ..., tap: _Optional[str] = ..., bridge: _Optional[str] = ..., admin_state_up: _Optional[bool] = ..., qos_rate_kbps: _Optional[int] = ..., qos_burst_kbytes: _Optional[int] = ..., generation: _Optional[int] = ..., revision: _Optional[int] = ..., segmentation_id: _Optional[int] = ..., tunnel_peers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BindingEvent(_message.Message):
     __slots__ = ("type", "binding")

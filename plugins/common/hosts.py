@@ -54,6 +54,8 @@ class Host:
     name: str
     log_size: int = 1000
     agent_id: str = ""
+    #: The host's underlay address for VXLAN, as its agent registered it ("": none).
+    tunnel_ip: str = ""
     interval: float = DEFAULT_INTERVAL
     last_seen: float = 0.0
     alive: bool = False

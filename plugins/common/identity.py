@@ -1,5 +1,7 @@
 """Which host a caller of AgentService may speak for (docs/security.md, "Agents").
 
+Shared by the back-ends whose agents speak the linuxbridge agent protocol (linuxbridge, ovs).
+
 Over mTLS an agent's identity is its host, named by its certificate: a SAN URI
 ``spiffe://quantum/agent/HOST`` or, failing any such URI, a DNS SAN. In plain text the
 request's ``host`` field is taken at its word, as before TLS existed.
