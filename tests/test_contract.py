@@ -24,6 +24,7 @@ from quantum_grpc.api.reporter import StatusReporterServicer
 from quantum_grpc.api.watch import WatchServicer
 from quantum_grpc.server import SERVICE_NAMES
 from quantum_plugins.linuxbridge.backend import LinuxBridgeBackend
+from quantum_plugins.ovs.backend import OvsBackend
 from quantum_plugins.sim.backend import SimBackend
 
 # Who implements each service the contract declares. A service added to the protos fails
@@ -36,8 +37,9 @@ CORE_SERVICERS: dict[str, type] = {
     "quantum.plugin.v1.StatusReporterService": StatusReporterServicer,
 }
 BACKEND_SERVICERS: dict[str, tuple[type, ...]] = {
-    "quantum.plugin.v1.BackendService": (SimBackend, LinuxBridgeBackend),
-    "quantum.linuxbridge.v1.AgentService": (LinuxBridgeBackend,),
+    "quantum.plugin.v1.BackendService": (SimBackend, LinuxBridgeBackend, OvsBackend),
+    # The OVS agent speaks linuxbridge's agent protocol (docs/ovs.md).
+    "quantum.linuxbridge.v1.AgentService": (LinuxBridgeBackend, OvsBackend),
 }
 CLIENT_PACKAGE = "quantum.v1"
 # The SDK's method for each client RPC: the RPC's name in snake case, unless named here.
