@@ -60,9 +60,14 @@ class Core:
         if tx.outbox:
             await self.dispatch.settle(tx.outbox, self.settings.sync_wait)
 
-    def strict(self, require_ready: bool) -> bool:
-        """Whether a change to a not-ready resource must be refused (docs/status-model.md)."""
-        return require_ready or self.settings.readiness is Readiness.REJECT
+    def strict(self, require_ready: bool) -> str:
+        """Why a change to a not-ready resource must be refused, or "" when it is accepted
+        (docs/status-model.md)."""
+        if self.settings.readiness is Readiness.REJECT:
+            return "this server's readiness policy is reject (quantum-grpc serve --readiness)"
+        if require_ready:
+            return "the request set require_ready (this server's readiness policy is accept)"
+        return ""
 
 
 async def find_network(
@@ -113,12 +118,12 @@ def check_not_deleting(row: Resource, what: str) -> None:
         raise ResourceDeleting(f"{what} {row.id} is being deleted", metadata={"id": row.id})
 
 
-def check_ready(ready: bool, strict: bool, what: str, row: Resource) -> None:
-    """Refuse a change to a resource that is not ready when the policy is strict."""
+def check_ready(ready: bool, strict: str, what: str, row: Resource) -> None:
+    """Refuse a change to a resource that is not ready when ``strict`` says why to."""
     if strict and not ready:
         raise ResourceNotReady(
-            f"{what} {row.id} is {row.status}, not ready; wait for it (WatchStatus) or "
-            "send the change without require_ready under the accept policy",
+            f"{what} {row.id} is {row.status}, not ready, and {strict}: wait until it is "
+            "(WatchStatus, `quantum wait`), then send the change again",
             metadata={"id": row.id, "status": row.status},
         )
 

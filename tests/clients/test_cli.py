@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from quantum_grpc.service.status_rules import Readiness
 from tests.helpers import Api
 
 _BIN = Path(sys.executable).parent
@@ -20,7 +21,7 @@ TENANT = "tenant-a"
 VERBS = [
     *("net-create", "net-list", "net-show", "net-update", "net-delete"),
     *("port-create", "port-list", "port-show", "port-update", "port-delete"),
-    *("plug", "unplug", "watch", "wait"),
+    *("plug", "unplug", "watch", "wait", "events", "completion"),
 ]
 
 
@@ -71,9 +72,13 @@ async def test_help_shows_examples_for_every_verb_and_the_exit_codes() -> None:
     for verb in VERBS:
         assert f"quantum {verb}" in examples, verb
     assert "exit codes:" in done.stdout and "QUANTUM_TENANT" in done.stdout
+    assert "QUANTUM_PROFILE" in done.stdout and "unique id prefix" in done.stdout
     wait = await quantum("wait", "--help")
-    assert "quantum wait PORT_ID --for ACTIVE --timeout 60" in wait.stdout
-    assert "--output" in wait.stdout and "--tenant" in wait.stdout and "--url" in wait.stdout
+    assert "quantum wait $PORT --for ACTIVE --timeout 60" in wait.stdout
+    assert "--format" in wait.stdout and "--tenant" in wait.stdout and "--url" in wait.stdout
+    version = await quantum("--version")
+    assert version.returncode == 0 and version.stdout.split()[0] == "quantum"
+    assert version.stdout.split()[1][0].isdigit()
 
 
 async def test_network_verbs(stack_factory) -> None:
@@ -89,7 +94,10 @@ async def test_network_verbs(stack_factory) -> None:
     renamed = await quantum_json("net-update", net["id"], "--name", "front", address=address)
     assert renamed["name"] == "front" and renamed["revision"] > net["revision"]
     table = await quantum("net-list", address=address)
-    assert table.returncode == 0 and net["id"] in table.stdout and "AVAILABLE" in table.stdout
+    assert table.returncode == 0 and "AVAILABLE" in table.stdout
+    assert net["id"][:8] in table.stdout and net["id"] not in table.stdout  # short ids
+    wide = await quantum("net-list", "--wide", address=address)
+    assert net["id"] in wide.stdout
     gone = await quantum_json("net-delete", net["id"], address=address)
     assert gone["deleted"] is True and gone["network"]["id"] == net["id"]
     assert await quantum_json("net-list", address=address) == []
@@ -116,11 +124,20 @@ async def test_port_and_attachment_verbs(stack_factory) -> None:
     ]
     assert len(await quantum_json("port-list", address=address)) == 1
     table = await quantum("port-list", address=address)
-    assert port["id"] in table.stdout and "ACTIVE" in table.stdout and "vif-1" in table.stdout
+    assert port["id"][:8] in table.stdout and "ACTIVE" in table.stdout and "vif-1" in table.stdout
     waited = await quantum_json("wait", port["id"], "--timeout", "5", address=address)
     assert waited["status"] == "PORT_STATUS_ACTIVE"
     unplugged = await quantum_json("unplug", port["id"], address=address)
     assert unplugged["deleted"] is True and unplugged["port"]["status"] == "PORT_STATUS_DOWN"
+    # One field order for every port, whichever of its fields are set.
+    bare = await quantum_json("port-create", net["id"], address=address)
+    fields = [
+        (await quantum("port-show", pid, "-f", "csv", address=address)).stdout.splitlines()[0]
+        for pid in (port["id"], bare["id"])
+    ]
+    assert fields[0] == fields[1] and fields[0].startswith("id,tenant_id,network_id,")
+    assert "qos.rate_kbps" in fields[0]
+    await quantum("port-delete", bare["id"], address=address)
     text = await quantum("port-delete", port["id"], address=address)
     assert text.returncode == 0 and f"port {port['id']} deleted" in text.stdout
     assert await quantum_json("port-list", address=address) == []
@@ -156,26 +173,6 @@ async def test_watch_prints_one_json_object_per_event(stack_factory) -> None:
         watch.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(watch.wait(), 10) == 0
     assert b"Traceback" not in await watch.stderr.read()  # type: ignore[union-attr]
-
-
-async def test_watch_table_shows_resources_and_status(stack_factory) -> None:
-    stack = await stack_factory("sync")
-    net = await stack.api.create_network("blue")
-    watch = await asyncio.create_subprocess_exec(
-        QUANTUM,
-        "watch",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_env(stack.app.address, TENANT),
-    )
-    try:
-        await asyncio.sleep(1.0)  # a pipe is not a terminal: the table is drawn on exit
-    finally:
-        watch.send_signal(signal.SIGINT)
-        raw_out, raw_err = await asyncio.wait_for(watch.communicate(), 10)
-    out, err = raw_out.decode(), raw_err.decode()
-    assert watch.returncode == 0, err
-    assert net.id in out and "blue" in out and "AVAILABLE" in out and "live" in out
 
 
 async def _plugged_port(api: Api) -> str:
@@ -220,7 +217,11 @@ async def test_errors_print_one_line_and_a_distinct_exit_code(stack_factory) -> 
     assert_one_error_line(missing, "NOT_FOUND", "PORT_NOT_FOUND")
     bad = await quantum("net-show", "nope", address=address)
     assert bad.returncode == 1
-    assert_one_error_line(bad, "INVALID_ARGUMENT", "network_id")
+    assert_one_error_line(bad, "no network has the name or id prefix 'nope'")
+    invalid = await quantum("net-create", "", address=address)
+    assert invalid.returncode == 1
+    line = assert_one_error_line(invalid, "INVALID_ARGUMENT: ")
+    assert "INVALID_ARGUMENT INVALID_ARGUMENT" not in line
     no_tenant = await quantum("net-list", address=address, tenant=None)
     assert no_tenant.returncode == 2
     assert_one_error_line(no_tenant, "QUANTUM_TENANT")
@@ -236,5 +237,46 @@ async def test_usage_errors_exit_2() -> None:
     assert burst.returncode == 2 and "--qos-burst needs --qos-rate" in burst.stderr
     both = await quantum("port-update", "x", "--admin-up", "--admin-down")
     assert both.returncode == 2 and "not allowed with" in both.stderr
+    nothing = await quantum("port-update", "x")
+    assert nothing.returncode == 2 and "say what to change" in nothing.stderr
     unknown = await quantum("net-frobnicate")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+
+
+async def test_names_prefixes_several_ids_and_the_admin_tenant_column(stack_factory) -> None:
+    address = (await stack_factory("sync")).app.address
+    one = await quantum_json("net-create", "twin", address=address)
+    two = await quantum_json("net-create", "twin", address=address)
+    solo = await quantum_json("net-create", "solo", address=address)
+    # A name, or a unique id prefix, stands for the id.
+    shown = await quantum("net-show", "solo", "-f", "value", "-c", "id", address=address)
+    assert shown.stdout.strip() == solo["id"]
+    prefix = await quantum("net-show", solo["id"][:6], "-f", "value", "-c", "name", address=address)
+    assert prefix.stdout.strip() == "solo"
+    # An ambiguous name is a usage error that lists the matches.
+    twins = await quantum("net-show", "twin", address=address)
+    assert twins.returncode == 2
+    assert_one_error_line(twins, "'twin' matches 2 resources", one["id"], two["id"])
+    # Several ids to one delete; one missing fails the command, not the others.
+    missing = "00000000-0000-4000-8000-000000000000"
+    gone = await quantum("net-delete", one["id"], missing, two["id"][:8], address=address)
+    assert gone.returncode == 1
+    assert f"network {one['id']} deleted" in gone.stdout
+    assert f"network {two['id']} deleted" in gone.stdout
+    assert_one_error_line(gone, "NETWORK_NOT_FOUND")
+    # As admin, lists show whose each resource is.
+    admin = await quantum("net-list", "--admin", "-f", "csv", "-c", "tenant", "-c", "name",
+                          address=address)  # fmt: skip
+    assert admin.stdout.splitlines() == ["TENANT,NAME", f"{TENANT},solo"]
+    unknown = await quantum("net-list", "-c", "colour", address=address)
+    assert unknown.returncode == 2 and "no column 'colour'" in unknown.stderr
+
+
+async def test_not_ready_names_the_servers_readiness_policy(stack_factory) -> None:
+    stack = await stack_factory("async", step_delay=5, core={"readiness": Readiness.REJECT})
+    net = await stack.api.create_network("slow")  # PROVISIONING for 5 s
+    done = await quantum("port-create", net.id, address=stack.app.address)
+    assert done.returncode == 1
+    assert_one_error_line(
+        done, "FAILED_PRECONDITION RESOURCE_NOT_READY", "readiness policy is reject"
+    )

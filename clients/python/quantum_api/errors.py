@@ -84,6 +84,9 @@ class QuantumError(Exception):
         self.metadata: dict[str, str] = dict(metadata or {})
 
     def __str__(self) -> str:
+        # A reason that only repeats the code (INVALID_ARGUMENT) is said once.
+        if self.reason in (self.code.name, "UNKNOWN"):
+            return f"{self.code.name}: {self.message}"
         return f"{self.code.name} {self.reason}: {self.message}"
 
 

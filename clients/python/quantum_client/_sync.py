@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import grpc
 
-from quantum_api.errors import QuantumError, WaitTimeout
+from quantum_api.errors import QuantumError, ResourceDeleted, WaitTimeout
 from quantum_api.v1 import (
     attachment_service_pb2 as att_pb,
     network_service_pb2 as net_pb,
@@ -20,6 +20,7 @@ from quantum_api.v1 import (
 )
 from quantum_client import _requests as rq
 from quantum_client._errors import call_error, token_expired
+from quantum_client._gone import gone_spec
 from quantum_client._settings import CHANNEL_OPTIONS, RetryPolicy, Settings
 from quantum_client._stubs import Stubs
 from quantum_client._tokens import TokenLike, TokenSource
@@ -528,7 +529,38 @@ class Client:
             ResourceDeleted: it does not exist or was deleted.
             WaitTimeout: ``timeout`` passed first.
         """
-        waiter = Waiter(wait_spec(target, spec), on_update)
+        found = self._wait(Waiter(wait_spec(target, spec), on_update), timeout, on_retry)
+        return found
+
+    def wait_deleted(
+        self,
+        kind: KindLike,
+        resource_id: str,
+        *,
+        timeout: float = 60.0,
+        on_update: OnUpdate | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> None:
+        """Wait until a resource is gone: its delete confirmed, or no such resource (any
+        more). Over WatchStatus, resumed like :meth:`wait_for`'s.
+
+        Args:
+            kind: ``"network"``, ``"port"`` or ``"attachment"`` (named by its port's id:
+                an unplug).
+            resource_id: The resource's id.
+            timeout: Seconds to wait in all.
+            on_update: Called with every snapshot of the resource as it arrives.
+            on_retry: Called with the error and the pause before each resume.
+
+        Raises:
+            WaitTimeout: ``timeout`` passed first.
+        """
+        try:
+            self._wait(Waiter(gone_spec(kind, resource_id), on_update), timeout, on_retry)
+        except ResourceDeleted:
+            return
+
+    def _wait(self, waiter: Waiter, timeout: float, on_retry: OnRetry | None) -> AnyResource:
         cursor = Cursor(self.retry, 0, limit=None, relist=True)
         events = self._stream(
             waiter.spec.watch_request(),
