@@ -73,7 +73,7 @@ async def test_the_sdk_snippet_in_the_readme_works(server: str) -> None:
         subprocess.run, [sys.executable, "-c", snippet], capture_output=True, text=True, timeout=90
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[0] == "3"  # PORT_STATUS_ACTIVE
+    assert done.stdout.split()[0] == "ACTIVE"
 
 
 async def test_the_cli_block_in_the_readme_works(server: str, tmp_path: Path) -> None:

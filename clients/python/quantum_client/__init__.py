@@ -12,6 +12,7 @@ dropped stream (:func:`resumable` says which endings are a dropped stream)::
         port = quantum.create_port(quantum.create_network("web").id)
         quantum.plug(port.id, "vif-1")
         port = quantum.wait_for(port, "ACTIVE", timeout=60)
+        assert PortStatus(port.status) is PortStatus.ACTIVE   # named IntEnums
 
 Over TLS with a token: ``Client("grpcs://quantum.example:9696", ca="ca.pem",
 token_file="/var/run/secrets/quantum/token")`` (or ``QUANTUM_URL``, ``QUANTUM_CA``,
@@ -40,20 +41,22 @@ from quantum_client._settings import DEFAULT_URL, NO_RETRY, RetryPolicy, Setting
 from quantum_client._sync import Client
 from quantum_client._tokens import SettingsError, TokenSource, TokenUnavailable
 from quantum_client._watching import resumable
+from quantum_client.statuses import (
+    AttachmentStatus,
+    EventType,
+    LinkStatus,
+    NetworkStatus,
+    PortStatus,
+)
 from quantum_client.types import (
     AnyResource,
     Attachment,
-    AttachmentStatus,
     BackendError,
     DeleteNetworkResponse,
     DeletePortResponse,
-    EventType,
-    LinkStatus,
     Network,
-    NetworkStatus,
     PlugAttachmentResponse,
     Port,
-    PortStatus,
     QosPolicy,
     Resource,
     ResourceKind,
