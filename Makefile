@@ -7,7 +7,8 @@
 #               every check CI runs, in order, stopping at the first that fails
 #
 # Helpers: make protos (regenerate the stubs), make docs (the generated tables in docs/),
-# make lint, make clean, make help.
+# make descriptor (the descriptor set of deploy/envoy/rest.yaml), make lint, make clean,
+# make help.
 #
 # Installs are stamped: pip runs again only when pyproject.toml or
 # clients/python/pyproject.toml is newer than .venv/.installed-run (serving) or
@@ -133,6 +134,13 @@ pytest: $(VENV_STAMP) ## [7/7] pytest [PYTEST_ARGS=...]
 
 protos: $(VENV_STAMP) ## regenerate clients/python/quantum_api stubs and third_party/googleapis
 	$(BIN)/python scripts/gen_protos.py
+
+# Envoy's gRPC-JSON transcoder reads it (deploy/envoy/rest.yaml, docs/operations.md).
+DESCRIPTOR ?= build/quantum.pb
+
+.PHONY: descriptor
+descriptor: $(VENV_STAMP) ## write the descriptor set for Envoy's REST transcoding [DESCRIPTOR=build/quantum.pb]
+	$(BIN)/python scripts/gen_descriptor.py $(DESCRIPTOR)
 
 .PHONY: sync-client
 sync-client: $(VENV_STAMP) ## regenerate the SDK's blocking Client (_sync.py) from AsyncClient (_aio.py)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import fanout_worker
 from bench.stack import Client, rss_kib, running_stack, sim_generations
@@ -418,14 +419,17 @@ async def _timed(call: Awaitable[Any], latencies: list[float]) -> Any:
     return result
 
 
-async def creates(workdir: Path, sequential: int, clients: int, per_client: int) -> Figures:
+async def creates(
+    workdir: Path, sequential: int, clients: int, per_client: int, *, database_url: str = ""
+) -> Figures:
     """CreatePort on the ``sync`` profile: one client in sequence, then ``clients`` at once.
 
     Each concurrent client has its own connection and its own network and creates its
     ports one after another. A create answers once the back-end confirmed it (status DOWN:
     created, nothing attached), so every create is a full round trip through the sim.
+    ``database_url``: the core's database (default: a fresh SQLite file).
     """
-    async with running_stack(workdir, "sync") as stack:
+    async with running_stack(workdir, "sync", database_url=database_url) as stack:
         many = [Client(stack, "bench-creates") for _ in range(clients)]
         try:
             nets = await asyncio.gather(
@@ -473,4 +477,53 @@ async def creates(workdir: Path, sequential: int, clients: int, per_client: int)
             "latency": summary_ms(all_latencies),
             "meter": concurrent.result,
         },
+    }
+
+
+# -- 6. GetPort ---------------------------------------------------------------------------------
+
+
+async def get_ports(workdir: Path, sequential: int, clients: int, per_client: int) -> Figures:
+    """GetPort of one existing port: one client in sequence, then ``clients`` at once (own
+    connections); beside it the floor, a health ``Check`` round trip to the same core."""
+    async with running_stack(workdir, "sync") as stack:
+        many = [Client(stack, "bench-get") for _ in range(clients)]
+        try:
+            network = await many[0].create_network("gets")
+            await many[0].wait_for_status("network", network.id, "AVAILABLE", timeout=60)
+            port = await many[0].create_port(network.id)
+            floor: list[float] = []
+            health = health_pb2_grpc.HealthStub(many[0].channel)
+            for _ in range(min(sequential, 500)):
+                await _timed(health.Check(health_pb2.HealthCheckRequest()), floor)
+            one: list[float] = []
+            with Meter(stack) as alone:
+                for _ in range(sequential):
+                    await _timed(many[0].get_port(port.id), one)
+            every: list[float] = []
+
+            async def client_loop(client: Client) -> None:
+                for _ in range(per_client):
+                    await _timed(client.get_port(port.id), every)
+
+            with Meter(stack) as together:
+                await asyncio.gather(*(client_loop(c) for c in many))
+        finally:
+            for client in many:
+                await client.close()
+    return {
+        "sequential": {
+            "gets": sequential,
+            "per_second": round(sequential / alone.result["wall_s"], 1),
+            "latency": summary_ms(one),
+            "meter": alone.result,
+        },
+        "concurrent": {
+            "clients": clients,
+            "gets": clients * per_client,
+            "per_second": round(clients * per_client / together.result["wall_s"], 1),
+            "latency": summary_ms(every),
+            "meter": together.result,
+        },
+        "floor_health_check": summary_ms(floor),
     }

@@ -67,6 +67,9 @@ def cpu_seconds(pid: int) -> float:
 #: When set, the core runs with ``gc.set_threshold(*CORE_GC_THRESHOLD)``: a what-if for
 #: the garbage collector's share of the fan-out cost (``bench.watch --core-gc-threshold``).
 CORE_GC_THRESHOLD: tuple[int, int, int] | None = None
+#: When set, the servers import quantum_grpc from this directory first (PYTHONPATH): how
+#: ``bench.ab`` measures an earlier copy of the server code against the working tree.
+CORE_PATH: str | None = None
 
 
 def _spawn(
@@ -77,6 +80,8 @@ def _spawn(
     # what-if overrides them through the environment.
     # The kernel stops the servers if the benchmark dies (quantum_grpc.children).
     env = {**os.environ, children.PARENT_ENV: str(os.getpid())}
+    if CORE_PATH:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (CORE_PATH, env.get("PYTHONPATH")) if p)
     if gc_threshold:
         env["QUANTUM_GC_THRESHOLD"] = ",".join(str(int(t)) for t in gc_threshold)
     start = ["-m", "quantum_grpc"]
@@ -86,6 +91,8 @@ def _spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            # `python -m` puts the working directory first on sys.path, before PYTHONPATH.
+            cwd=CORE_PATH,
         )
 
 
@@ -141,9 +148,11 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    workdir: Path, profile: str, *, sim_args: Sequence[str] = ()
+    workdir: Path, profile: str, *, sim_args: Sequence[str] = (), database_url: str = ""
 ) -> AsyncIterator[Stack]:
     """Start a sim (``profile``) and a core using it; stop both afterwards.
+
+    The core uses ``database_url``, by default a fresh SQLite file in ``workdir``.
 
     The sim's periodic re-assertion is off, so the only events are the ones the benchmark
     causes. Yields once the core is SERVING and has a usable link to the sim.
@@ -180,7 +189,7 @@ async def running_stack(
                 "--internal-listen",
                 internal_address,
                 "--database-url",
-                f"sqlite:///{workdir}/quantum.db",
+                database_url or f"sqlite:///{workdir}/quantum.db",
                 "--backend",
                 f"{BACKEND}={sim_address}",
                 "--grace",

@@ -15,7 +15,13 @@ measures from client processes:
 4. 1,000 ports created and plugged on the ``async`` sim profile, awaited ACTIVE by one
    watch or by polling GetPort every 1 s: RPCs needed, and how long after each port
    became ACTIVE it was seen;
-5. CreatePort per second on the ``sync`` profile, one client in sequence and 32 at once.
+5. CreatePort per second on the ``sync`` profile, one client in sequence and 32 at once,
+   on SQLite, then on PostgreSQL (``QUANTUM_BENCH_PG_URL``; left out when unreachable);
+6. GetPort: latency in sequence and throughput from 32 clients, beside the floor (a health
+   ``Check`` round trip to the same core).
+
+Then it compares every figure with the previous run's JSON (``--previous``, by default
+``bench/results/watch.json``): the ratio this run / that one (bench/compare.py).
 
 Prints one JSON document and writes it, with a PNG plot, to ``--out``. ``--quick`` is a
 scaled-down run (under a minute) for the smoke test. See bench/README.md.
@@ -41,7 +47,7 @@ from typing import Any
 
 import grpc
 
-from bench import sections, stack
+from bench import compare, pg, sections, stack
 from bench.plot import plot
 
 
@@ -62,6 +68,8 @@ class Scale:
     sequential_creates: int = 1000
     create_clients: int = 32
     creates_per_client: int = 100
+    sequential_gets: int = 2000
+    gets_per_client: int = 200
 
 
 FULL = Scale()
@@ -76,6 +84,8 @@ QUICK = Scale(
     port_networks=10,
     sequential_creates=200,
     creates_per_client=5,
+    sequential_gets=200,
+    gets_per_client=10,
 )
 
 
@@ -102,27 +112,42 @@ def _target(
     return {"target": name, "limit": limit, "measured": measured, "met": met}
 
 
+# bench.grpc_floor's RSS per idle bare grpc.aio stream on this machine (bench/README.md).
+GRPC_FLOOR_KIB_PER_STREAM = 22.8
+
+
+def _figure(document: dict[str, Any], *path: str) -> float | None:
+    value: Any = document
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return float(value)
+
+
 def targets(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 3 against what was measured (``met`` None: not measured)."""
+    """Each target of issues 3 and 14 against what was measured (``met`` None: not measured)."""
     runs = {r["watchers"]: r for r in document["fanout"]["runs"]}
     largest = runs[max(runs)]
     active = document["ports_active"]
+    latency = document["notification_latency"]
     return [
-        _target("notification latency p99 (ms)", document["notification_latency"]["p99_ms"], 2),
+        _target("notification latency p50 (ms)", latency["p50_ms"], 1),
+        _target("notification latency p99 (ms)", latency["p99_ms"], 2),
         _target(
             "one change to 1,000 watchers, p99 (ms)",
             runs[1000]["reach_all"]["p99_ms"] if 1000 in runs else None,
-            50,
+            30,
         ),
         _target(
             "one change to 10,000 watchers, p99 (ms)",
             runs[10000]["reach_all"]["p99_ms"] if 10000 in runs else None,
-            500,
+            300,
         ),
         _target(
             f"server RSS per idle watcher at {largest['watchers']} watchers (KiB)",
             largest["rss_per_watcher_kib"],
-            20,
+            GRPC_FLOOR_KIB_PER_STREAM + 2,
         ),
         _target(
             "RPCs to await ACTIVE: polling 1 s / watch (x)", active["rpc_ratio"], 10, at_least=True
@@ -137,6 +162,39 @@ def targets(document: dict[str, Any]) -> list[dict[str, Any]]:
             "seen ACTIVE after it happened, polling / watch, mean (x)",
             active["seen_after_active_ratio_mean"],
             10,
+            at_least=True,
+        ),
+        _target(
+            "CreatePort/s on SQLite, 1 client",
+            _figure(document, "creates", "sequential", "per_second"),
+            500,
+            at_least=True,
+        ),
+        _target(
+            "CreatePort/s on SQLite, 32 clients",
+            _figure(document, "creates", "concurrent", "per_second"),
+            1500,
+            at_least=True,
+        ),
+        _target(
+            "CreatePort/s on PostgreSQL, 1 client",
+            _figure(document, "creates_postgresql", "sequential", "per_second"),
+            300,
+            at_least=True,
+        ),
+        _target(
+            "CreatePort/s on PostgreSQL, 32 clients",
+            _figure(document, "creates_postgresql", "concurrent", "per_second"),
+            1000,
+            at_least=True,
+        ),
+        _target(
+            "GetPort p99 (ms)", _figure(document, "get_port", "sequential", "latency", "p99_ms"), 1
+        ),
+        _target(
+            "GetPort/s, 32 clients",
+            _figure(document, "get_port", "concurrent", "per_second"),
+            3000,
             at_least=True,
         ),
     ]
@@ -222,6 +280,24 @@ async def run(scale: Scale, quick: bool, workdir: Path) -> tuple[dict[str, Any],
         scale.creates_per_client,
     )
 
+    if pg.reachable():
+        _log("5b. creates per second on PostgreSQL")
+        with pg.pg_schema() as url:
+            document["creates_postgresql"] = await sections.creates(
+                workdir / "creates-pg",
+                scale.sequential_creates,
+                scale.create_clients,
+                scale.creates_per_client,
+                database_url=url,
+            )
+    else:
+        _log(f"5b. left out: PostgreSQL at {pg.PG_URL} is not reachable")
+
+    _log("6. GetPort")
+    document["get_port"] = await sections.get_ports(
+        workdir / "gets", scale.sequential_gets, scale.create_clients, scale.gets_per_client
+    )
+
     document["targets"] = targets(document)
     document["meta"]["loadavg_at_end"] = list(os.getloadavg())
     document["meta"]["duration_s"] = round(time.monotonic() - started, 1)
@@ -242,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="scaled-down run (under a minute)")
     parser.add_argument("--out", type=Path, default=Path("bench/out"), help="output directory")
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=Path("bench/results/watch.json"),
+        help="the run to compare with (default: bench/results/watch.json; skipped if absent)",
+    )
     parser.add_argument(
         "--keep-workdir",
         action="store_true",
@@ -267,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"servers' files kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    if args.previous.exists():
+        document["comparison"] = compare.compare(json.loads(args.previous.read_text()), document)
+        _log("compared with the previous run:\n" + compare.render(document["comparison"]))
     text = json.dumps(document, indent=2)
     (args.out / "watch.json").write_text(text + "\n")
     plot(document, raw, args.out / "watch.png")

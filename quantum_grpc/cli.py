@@ -17,7 +17,7 @@ import grpc
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from quantum_grpc import children, extensions
+from quantum_grpc import children, extensions, logs
 from quantum_grpc.auth.cli import add_auth_flags, add_token_parser, auth_options, run_token
 from quantum_grpc.config import (
     DEFAULT_INTERNAL_LISTEN,
@@ -26,6 +26,7 @@ from quantum_grpc.config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     DEFAULT_MAX_WATCHES_PER_TENANT,
+    MESH_DEFAULTS,
     BackendTarget,
     Settings,
     TlsFiles,
@@ -38,6 +39,7 @@ from quantum_grpc.store.engine import is_sqlite
 from quantum_grpc.supervisor import PluginSupervisor
 
 log = logging.getLogger("quantum_grpc")
+DRAIN_DELAY_VARIABLE = "QUANTUM_DRAIN_DELAY"
 
 EXAMPLES = """\
 examples:
@@ -141,6 +143,42 @@ def _add_limits(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_mesh(serve: argparse.ArgumentParser) -> None:
+    """Drain, connections and metrics (docs/operations.md, "Behind a proxy or mesh")."""
+    mesh = serve.add_argument_group("behind a proxy or mesh (docs/operations.md)")
+    for flag, what in (
+        (
+            "--drain-delay",
+            "after SIGTERM, serve on this long while health says NOT_SERVING "
+            f"(${DRAIN_DELAY_VARIABLE} sets the default)",
+        ),
+        ("--keepalive-time", "keepalive ping interval on client connections"),
+        ("--keepalive-timeout", "close a connection whose ping is unanswered this long"),
+        ("--min-ping-interval", "the most often a client may ping (closed if more often)"),
+        ("--max-connection-age", "close connections this old, +-10%% jitter (0: never)"),
+        ("--max-connection-age-grace", "what calls in flight get when a connection ages out"),
+    ):
+        default: float | str = MESH_DEFAULTS[flag.removeprefix("--").replace("-", "_")]
+        shown = f"{default:g}"
+        if flag == "--drain-delay" and os.environ.get(DRAIN_DELAY_VARIABLE):
+            # A string default goes through `type` too: a bad value is a usage error.
+            default = shown = os.environ[DRAIN_DELAY_VARIABLE]
+        mesh.add_argument(
+            flag,
+            type=_seconds,
+            default=default,
+            metavar="SECONDS",
+            help=f"{what} (default {shown})",
+        )
+    mesh.add_argument(
+        "--metrics-listen",
+        type=_address,
+        default=None,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (default: off)",
+    )
+
+
 def _add_tls(serve: argparse.ArgumentParser) -> None:
     """The internal listener and the TLS of both listeners (docs/security.md)."""
     internal = serve.add_argument_group("back-ends and TLS (docs/security.md)")
@@ -202,6 +240,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level", type=_log_level, default="INFO", help="logging level (default INFO)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=logs.LOG_FORMATS,
+        default=os.environ.get(logs.FORMAT_VARIABLE) or "text",
+        help=f"text lines, or one JSON object per line (default ${logs.FORMAT_VARIABLE}, "
+        "else text)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -276,6 +321,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_tls(serve)
     add_auth_flags(serve)
     _add_limits(serve)
+    _add_mesh(serve)
 
     conformance = commands.add_parser(
         "conformance",
@@ -371,6 +417,8 @@ async def _serve(args: argparse.Namespace) -> int:
             max_receive_message_bytes=args.max_receive_message_bytes,
             max_watches_per_tenant=args.max_watches_per_tenant,
             max_connections=args.max_connections,
+            **{name: getattr(args, name) for name in MESH_DEFAULTS},
+            metrics_listen=args.metrics_listen or "",
         )
         if stopping.is_set():
             return 0
@@ -378,7 +426,8 @@ async def _serve(args: argparse.Namespace) -> int:
         tune_garbage_collector()
         described = ", ".join(f"{b.name} at {b.target}" for b in backends)
         log.info(
-            "quantum-grpc listening on %s%s, back-ends on %s%s (database %s; back-end %s%s)",
+            "quantum-grpc listening on %s%s, back-ends on %s%s (database %s; back-end %s%s; "
+            "readiness %s)",
             app.address,
             " (TLS)" if client_tls else "",
             app.internal_address,
@@ -386,10 +435,14 @@ async def _serve(args: argparse.Namespace) -> int:
             make_url(database_url).render_as_string(hide_password=True),
             described,
             f", profile {profile}" if sim else "",
+            settings.readiness.value,
         )
         await stopping.wait()
         log.info("shutting down")
-        await app.stop()
+        hurry = asyncio.Event()  # a second signal ends the drain at once
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, hurry.set)
+        await app.stop(hurry=hurry)
     finally:
         if sim is not None:
             await sim.stop()
@@ -429,9 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `quantum-grpc` command."""
     children.follow_parent()
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, args.log_format)
+    os.environ[logs.FORMAT_VARIABLE] = args.log_format  # the sim child logs alike
     if args.command == "serve":
         try:
             return asyncio.run(_serve(args))

@@ -22,6 +22,24 @@ DEFAULT_MAX_CONCURRENT_STREAMS = 1000
 DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_WATCHES_PER_TENANT = 1000
 DEFAULT_MAX_CONNECTIONS = 1000
+# Behind a load balancer (docs/operations.md, "Behind a proxy or mesh"): how long `serve`
+# keeps serving, NOT_SERVING, after SIGTERM, so health checks move traffic away first;
+# and the connection settings of the client listener.
+DEFAULT_DRAIN_DELAY = 5.0
+DEFAULT_KEEPALIVE_TIME = 30.0
+DEFAULT_KEEPALIVE_TIMEOUT = 20.0
+DEFAULT_MIN_PING_INTERVAL = 10.0
+DEFAULT_MAX_CONNECTION_AGE = 1800.0
+DEFAULT_MAX_CONNECTION_AGE_GRACE = 60.0
+# The `serve` flags of these, by Settings field.
+MESH_DEFAULTS = {
+    "drain_delay": DEFAULT_DRAIN_DELAY,
+    "keepalive_time": DEFAULT_KEEPALIVE_TIME,
+    "keepalive_timeout": DEFAULT_KEEPALIVE_TIMEOUT,
+    "min_ping_interval": DEFAULT_MIN_PING_INTERVAL,
+    "max_connection_age": DEFAULT_MAX_CONNECTION_AGE,
+    "max_connection_age_grace": DEFAULT_MAX_CONNECTION_AGE_GRACE,
+}
 
 
 def default_data_dir() -> Path:
@@ -117,6 +135,17 @@ class Settings:
         jwt_leeway: seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.
         insecure: start with ``auth`` none on a listener other than loopback (logged as
             a warning).
+        drain_delay: seconds a stopping core keeps serving while its health says
+            NOT_SERVING, before it stops accepting calls and ends its watches (`serve`
+            defaults to DEFAULT_DRAIN_DELAY; 0 here, for cores embedded in tests).
+        keepalive_time: seconds between the server's keepalive pings on a connection.
+        keepalive_timeout: seconds a ping may go unanswered before the connection is closed.
+        min_ping_interval: the most often a client may ping (without calls open); more
+            often and the server closes the connection (GOAWAY too_many_pings).
+        max_connection_age: seconds after which a connection is closed (gRPC adds +-10%
+            jitter), so clients re-balance over replicas; 0: never.
+        max_connection_age_grace: seconds calls in flight get when a connection ages out.
+        metrics_listen: host:port of the Prometheus endpoint; "" for none.
     """
 
     database_url: str
@@ -151,6 +180,13 @@ class Settings:
     jwt_audience: str = ""
     jwt_leeway: float = DEFAULT_JWT_LEEWAY
     insecure: bool = False
+    drain_delay: float = 0.0
+    keepalive_time: float = DEFAULT_KEEPALIVE_TIME
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    min_ping_interval: float = DEFAULT_MIN_PING_INTERVAL
+    max_connection_age: float = DEFAULT_MAX_CONNECTION_AGE
+    max_connection_age_grace: float = DEFAULT_MAX_CONNECTION_AGE_GRACE
+    metrics_listen: str = ""
 
     @property
     def default_backend(self) -> str:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from quantum_api.plugin.v1 import status_reporter_pb2, status_reporter_pb2_grpc
 from quantum_api.v1 import (
@@ -31,13 +30,17 @@ from quantum_grpc.api.errors import ErrorInterceptor
 from quantum_grpc.api.networks import NetworkServicer
 from quantum_grpc.api.peer import BackendIdentities
 from quantum_grpc.api.ports import PortServicer
+from quantum_grpc.api.reflection import enable_reflection
 from quantum_grpc.api.reporter import StatusReporterServicer
+from quantum_grpc.api.request_ids import RequestIdInterceptor
 from quantum_grpc.api.watch import WatchServicer, add_watch_service
 from quantum_grpc.auth.setup import authenticator_for, check_exposure
 from quantum_grpc.config import Settings
 from quantum_grpc.convert import snapshot_of
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.dispatch.dispatcher import Dispatcher
+from quantum_grpc.leader import Duties, Replica
+from quantum_grpc.metrics import MetricsServer, ServiceCollector
 from quantum_grpc.service.core import Core
 from quantum_grpc.startup import StartupError, ensure_free
 from quantum_grpc.store.engine import (
@@ -65,6 +68,7 @@ INTERNAL_SERVICE_NAMES = (
 )
 SERVICE_NAMES = CLIENT_SERVICE_NAMES + INTERNAL_SERVICE_NAMES
 DATABASE_CHECK_INTERVAL = 2.0
+MAX_PENDING_REQUESTS = 10_000
 
 
 def _reachable(listen: str, port: int) -> str:
@@ -90,7 +94,11 @@ class App:
     hub: WatchHub
     health: health.aio.HealthServicer
     lock: DatabaseLock | None = None
+    # Hearing other replicas' commits, and the leadership (docs/operations.md, "Replicas").
+    replica: Replica | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # The Prometheus endpoint (--metrics-listen), if any.
+    metrics: MetricsServer | None = None
 
     @property
     def address(self) -> str:
@@ -112,19 +120,42 @@ class App:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, status)
 
-    async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING first (so a mesh drains us), then stop, then release everything."""
+    async def stop(
+        self,
+        grace: float | None = None,
+        drain_delay: float | None = None,
+        hurry: asyncio.Event | None = None,
+    ) -> None:
+        """Drain, then stop, then release everything (docs/operations.md, "Graceful
+        shutdown"): NOT_SERVING at once, serving on for ``drain_delay`` (or until
+        ``hurry`` is set) so that load balancers move traffic first; then no new calls,
+        and every watch ends resumably."""
         await self.health.enter_graceful_shutdown()
+        settings = self.core.settings
+        delay = settings.drain_delay if drain_delay is None else drain_delay
+        if delay > 0:
+            log.info("draining: NOT_SERVING, still serving for %gs", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for((hurry or asyncio.Event()).wait(), delay)
+        grace = settings.grace if grace is None else grace
+        # No new calls from here on (a watcher resuming at once must reach another core),
+        # then the watches end, each after what it has queued: one turn of the loop lets
+        # both servers begin to stop before the hub wakes the watches.
+        stopping = asyncio.gather(self.server.stop(grace), self.internal_server.stop(grace))
+        await asyncio.sleep(0)
         await self.hub.shutdown()
-        grace = self.core.settings.grace if grace is None else grace
-        await asyncio.gather(self.server.stop(grace), self.internal_server.stop(grace))
+        await stopping
         await self.hub.close()
+        if self.replica is not None:
+            await self.replica.close()  # the leader's duties stop; another replica takes them
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.dispatcher.close()
         await self.links.close()
         await self.store.close()
+        if self.metrics is not None:
+            self.metrics.close()
         if self.lock is not None:
             self.lock.release()  # last: another core may open the file from now on
 
@@ -140,19 +171,31 @@ async def _watch_database(app: App) -> None:
             serving = ok
 
 
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
 def server_options(settings: Settings) -> list[tuple[str, int]]:
     """gRPC server options: exclusive bind, keepalive, and the limits of docs/operations.md."""
     options = [
         # gRPC sets SO_REUSEPORT by default: a second core on this port would start and
         # share it, and clients would alternate between two databases.
         ("grpc.so_reuseport", 0),
-        ("grpc.keepalive_time_ms", 30_000),
-        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-        ("grpc.max_connection_age_ms", 30 * 60 * 1000),
-        ("grpc.max_connection_age_grace_ms", 60_000),
+        ("grpc.keepalive_time_ms", _ms(settings.keepalive_time)),
+        ("grpc.keepalive_timeout_ms", _ms(settings.keepalive_timeout)),
+        ("grpc.http2.min_ping_interval_without_data_ms", _ms(settings.min_ping_interval)),
         ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
         ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+        # gRPC core cancels calls that arrive while 1,000 (its default) wait for the
+        # server to take them up: a burst of watches resuming after a drain, or 1,500
+        # watches opened through one proxy, lost dozens (docs/operations.md, "Behind a
+        # proxy or mesh").
+        ("grpc.server.max_pending_requests", MAX_PENDING_REQUESTS),
+        ("grpc.server.max_pending_requests_hard_limit", 3 * MAX_PENDING_REQUESTS),
     ]
+    if settings.max_connection_age:  # gRPC jitters it by +-10%: reconnects spread out
+        options.append(("grpc.max_connection_age_ms", _ms(settings.max_connection_age)))
+        options.append(("grpc.max_connection_age_grace_ms", _ms(settings.max_connection_age_grace)))
     if settings.max_connections:
         options.append(("grpc.max_allowed_incoming_connections", settings.max_connections))
     if settings.max_connection_idle:
@@ -231,8 +274,16 @@ async def build_server(settings: Settings) -> App:
         undo.push_async_callback(dispatcher.close)
         core = Core(store, settings, dispatcher)
         hub = WatchHub(store, settings)
+        metrics = _metrics(settings)
+        # Request ids first (every later log line of a call has one), then metrics (they
+        # see the code the error interceptor ends with).
         server = grpc.aio.server(
-            interceptors=[ErrorInterceptor(authenticator)], options=server_options(settings)
+            interceptors=[
+                RequestIdInterceptor(),
+                *([] if metrics is None else [metrics.interceptor]),
+                ErrorInterceptor(authenticator),
+            ],
+            options=server_options(settings),
         )
         internal = grpc.aio.server(
             interceptors=[ErrorInterceptor()], options=server_options(settings)
@@ -243,6 +294,9 @@ async def build_server(settings: Settings) -> App:
         internal_port = _bind(internal, settings.internal_listen, internal_credentials)
         await hub.start()
         undo.push_async_callback(hub.close)
+        replica = Replica(settings.database_url, store)
+        await replica.listen()
+        undo.push_async_callback(replica.close)
         for started in (server, internal):
             await started.start()
             undo.push_async_callback(started.stop, 0)
@@ -258,15 +312,35 @@ async def build_server(settings: Settings) -> App:
             hub,
             health_servicer,
             lock,
+            replica,
         )
         await app.set_serving(True)
-        links.start(
-            settings.reporter_target or app.internal_address, f"core-{uuid.uuid4().hex[:8]}"
-        )
-        await dispatcher.start()
+        reporter_target = settings.reporter_target or app.internal_address
+        core_id = f"core-{uuid.uuid4().hex[:8]}"
+        await replica.campaign(Duties(links, dispatcher, hub, reporter_target, core_id))
         app.tasks.append(asyncio.create_task(_watch_database(app)))
+        if metrics is not None:
+            collector = ServiceCollector(
+                asyncio.get_running_loop(), store, hub, links, (b.name for b in settings.backends)
+            )
+            _serve_metrics(metrics, settings.metrics_listen, collector)
+            app.metrics = metrics
         undo.pop_all()
     return app
+
+
+def _metrics(settings: Settings) -> MetricsServer | None:
+    if not settings.metrics_listen:
+        return None
+    ensure_free(settings.metrics_listen)  # before anything starts
+    return MetricsServer()
+
+
+def _serve_metrics(metrics: MetricsServer, listen: str, collector: ServiceCollector) -> None:
+    try:
+        metrics.start(listen, collector)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on {listen}: {exc.strerror or exc}") from None
 
 
 def _listener_credentials(
@@ -303,9 +377,7 @@ def _add_internal_services(
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        reflection.enable_server_reflection(
-            (*INTERNAL_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        enable_reflection(server, (*INTERNAL_SERVICE_NAMES, health.SERVICE_NAME))
 
 
 def _add_services(
@@ -320,7 +392,5 @@ def _add_services(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        reflection.enable_server_reflection(
-            (*CLIENT_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        enable_reflection(server, (*CLIENT_SERVICE_NAMES, health.SERVICE_NAME))
     return health_servicer

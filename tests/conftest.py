@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ from quantum_plugins.sim.profiles import make_profile
 from quantum_plugins.sim.server import build_sim_server
 from tests.helpers import Api
 from tests.helpers.postgres import pg_schema
+
+# `serve` started by a test stops at once on SIGTERM; the drain tests (tests/mesh) pass
+# --drain-delay themselves.
+os.environ.setdefault("QUANTUM_DRAIN_DELAY", "0")
 
 
 @dataclasses.dataclass

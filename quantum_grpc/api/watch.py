@@ -115,7 +115,9 @@ class WatchServicer:
             if request.start_revision:
                 async for page in self._hub.history(watch_filter, position, watcher.registered_at):
                     await stream.send(page)
-                position = watcher.registered_at
+                # This replica's hub may not have read up to start_revision yet (another
+                # replica served the stream before): never send what the client has.
+                position = max(position, watcher.registered_at)
             else:
                 position, events = await current_state(self._store, watch_filter)
                 for start in range(0, len(events), BATCH):
@@ -136,10 +138,15 @@ class WatchServicer:
                 )
 
     async def _follow(self, watcher: Watcher, position: int, stream: _Stream) -> None:
+        # No timer per wake-up: the hub's one ticker (watch/fanout.py) flags this watcher
+        # once it has sent nothing for the progress interval.
+        loop = asyncio.get_running_loop()
+        watcher.last_sent = loop.time()
         while True:
             batch = watcher.take(position, BATCH)
             if batch:
                 await stream.send(batch)
+                watcher.last_sent = loop.time()
                 position = batch[-1].revision
                 continue
             position = max(position, self._hub.head)
@@ -148,13 +155,14 @@ class WatchServicer:
                     "the server is shutting down; resume the watch from the last revision",
                     metadata={"revision": str(position)},
                 )
-            try:
-                # asyncio.timeout, not wait_for: no extra task per wake-up of every watcher.
-                async with asyncio.timeout(self._progress_interval):
-                    await watcher.wakeup.wait()
-            except TimeoutError:
-                if not watcher.queue:
-                    await stream.mark(pb.EVENT_TYPE_PROGRESS, max(position, self._hub.head))
+            if watcher.progress_due:
+                watcher.progress_due = False
+                # Flagged while a write was under way: that write was the sign of life.
+                if loop.time() - watcher.last_sent >= self._progress_interval:
+                    await stream.mark(pb.EVENT_TYPE_PROGRESS, position)
+                    watcher.last_sent = loop.time()
+                continue
+            await watcher.wakeup.wait()
 
     async def WaitForStatus(
         self, request: pb.WaitForStatusRequest, context: Context

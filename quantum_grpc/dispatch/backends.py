@@ -66,12 +66,20 @@ class BackendLink:
         """Begin following the back-end's health."""
         self._task = asyncio.create_task(self._follow(reporter_target, core_id))
 
-    async def close(self) -> None:
-        """Stop following and close the channel."""
+    async def stop(self) -> None:
+        """Stop following (another replica leads now); the channel stays open."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+        self.ready.clear()
+        # The next leader, this one again or another, marks an outage it sees itself.
+        self._down_marked = False
+
+    async def close(self) -> None:
+        """Stop following and close the channel."""
+        await self.stop()
         await self.channel.close()
 
     async def _follow(self, reporter_target: str, core_id: str) -> None:
@@ -194,6 +202,10 @@ class BackendLinks:
         """Start following every back-end."""
         for link in self._links.values():
             link.start(reporter_target, core_id)
+
+    async def stop(self) -> None:
+        """Stop following every back-end (this replica no longer leads)."""
+        await asyncio.gather(*(link.stop() for link in self._links.values()))
 
     async def close(self) -> None:
         """Stop every link."""

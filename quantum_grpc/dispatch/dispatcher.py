@@ -6,6 +6,10 @@ even when the API accepted all three before the network was ready. A change leav
 outbox only when its back-end accepted it; until then it is retried with backoff, and
 after a crash it is found again on start. The back-end recognises a retry by its operation
 id (docs/architecture.md, "Outbox and dispatcher").
+
+Only the leader dispatches (quantum_grpc/leader.py). On another replica a mutation still
+waits, up to the sync wait, for its changes to leave the outbox, woken by the leader's
+commits (watch/pg_waker.py), so the answer looks the same on every replica.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 from collections.abc import Sequence
 
 import grpc
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from quantum_api.enums import value_of
 from quantum_api.errors import StorageUnavailable
@@ -31,6 +35,12 @@ from quantum_grpc.store.store import Store
 log = logging.getLogger(__name__)
 # The error code of a change whose answer the core could not take (docs/plugin-guide.md).
 BACKEND_INPUT_REJECTED = "BACKEND_INPUT_REJECTED"
+
+# How often a replica that does not lead checks the outbox while a mutation waits for the
+# leader to dispatch it, should a notification be lost.
+FOLLOWER_CHECK = 0.25
+# How often the leader reads the whole outbox, should another replica's hint be lost.
+SWEEP_INTERVAL = 1.0
 
 # Codes after which the same call may succeed later; anything else is the back-end
 # refusing the change, which the resource then shows as ERROR.
@@ -64,26 +74,64 @@ class Dispatcher:
         self._again: set[str] = set()
         self._done: dict[int, asyncio.Future[None]] = {}
         self._closed = False
+        self._leading = False
+        # Settles waiting on another replica's dispatch, by outbox entry id: woken when the
+        # leader announces the entry's removal (Store._announce).
+        self._awaited: dict[int, asyncio.Event] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         store.add_listener(self._on_commit)
+        store.add_remote_listener(self._on_remote_commit)
 
     def _on_commit(self, _head: int, entries: list[OutboxRow]) -> None:
+        if not self._leading:
+            return
         loop = asyncio.get_running_loop()
         for entry in entries:
             self._done.setdefault(entry.id, loop.create_future())
             self.kick(entry.shard_key)
 
-    async def start(self) -> None:
-        """Re-dispatch whatever the outbox still holds (after a crash or a stop)."""
-        async with self._store.read() as session:
-            keys = (await session.scalars(select(OutboxRow.shard_key).distinct())).all()
-        for key in keys:
+    def _on_remote_commit(self, shard_keys: list[str], removed: list[int]) -> None:
+        # Another replica recorded changes: the leader dispatches them. Or it dispatched
+        # changes this one waits for.
+        for key in shard_keys:
             self.kick(key)
+        for entry_id in removed:
+            waiting = self._awaited.get(entry_id)
+            if waiting is not None:
+                waiting.set()
+
+    async def start(self) -> None:
+        """Lead: re-dispatch whatever the outbox holds (after a crash, a stop, or another
+        leader's end), then every new entry, this replica's or another's."""
+        self._leading = True
+        keys = await self._sweep()
         if keys:
             log.info("re-dispatching the outbox of %d network(s)", len(keys))
+        self._sweeper = asyncio.create_task(self._sweep_loop())
+
+    async def _sweep(self) -> list[str]:
+        """Kick every shard key the outbox holds; returns them."""
+        async with self._store.read() as session:
+            keys = list((await session.scalars(select(OutboxRow.shard_key).distinct())).all())
+        for key in keys:
+            self.kick(key)
+        return keys
+
+    async def _sweep_loop(self) -> None:
+        # Another replica's notification may be lost (its hint): the outbox is the truth.
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            with contextlib.suppress(StorageUnavailable):
+                await self._sweep()
+
+    async def stop_leading(self) -> None:
+        """Stop dispatching (another replica leads now); what is left stays in the outbox."""
+        self._leading = False
+        await self._cancel_drains()
 
     def kick(self, shard_key: str) -> None:
         """Make sure the changes of ``shard_key`` are being dispatched."""
-        if self._closed:
+        if self._closed or not self._leading:
             return
         task = self._drains.get(shard_key)
         if task is not None and not task.done():
@@ -97,11 +145,49 @@ class Dispatcher:
         if waits:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(asyncio.gather(*waits)), timeout)
+        elif not self._leading and entries:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._left_outbox([e.id for e in entries])
+
+    async def _left_outbox(self, ids: list[int]) -> None:
+        """Return once none of ``ids`` is in the outbox: told by the leader's announcement
+        of their removal, and checked in the database first (registered before, so no
+        announcement falls in between) and every ``FOLLOWER_CHECK`` seconds after, in case
+        an announcement is lost."""
+        waiting = [self._awaited.setdefault(entry_id, asyncio.Event()) for entry_id in ids]
+        try:
+            while not await self._gone(ids):
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FOLLOWER_CHECK):
+                        for event in waiting:
+                            await event.wait()
+                        return
+        finally:
+            for entry_id in ids:
+                self._awaited.pop(entry_id, None)
+
+    async def _gone(self, ids: list[int]) -> bool:
+        """Whether none of ``ids`` is in the outbox (False when the database cannot say)."""
+        try:
+            async with self._store.read() as session:
+                left = await session.scalar(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.id.in_(ids))
+                )
+        except StorageUnavailable:
+            return False
+        return not left
 
     async def close(self) -> None:
         """Stop dispatching; what is left stays in the outbox for the next start."""
         self._closed = True
+        await self._cancel_drains()
+
+    async def _cancel_drains(self) -> None:
         tasks = [t for t in self._drains.values() if not t.done()]
+        if self._sweeper is not None:
+            tasks.append(self._sweeper)
+            self._sweeper = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

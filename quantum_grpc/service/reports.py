@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantum_api.enums import short_name
 from quantum_api.errors import BackendInputRejected, BackendNotOwner
@@ -106,31 +107,33 @@ async def receive_report(
         )
         raise
     log_truncations(backend, "a report", cut)
-    await check_owner(store, backend, taken)
-    return await apply_report(store, backend, taken)
+    return await apply_report(store, backend, taken, owner_check=True)
 
 
-async def check_owner(store: Store, backend: str, statuses: Sequence[rs.ResourceStatus]) -> None:
+async def check_owner(
+    session: AsyncSession, backend: str, statuses: Sequence[rs.ResourceStatus]
+) -> list[NetworkRow | PortRow]:
     """Refuse the whole report if any entry is about another back-end's resource: a
     back-end that does so is misconfigured or hostile, and none of its report is taken.
-    (A resource's back-end never changes, so checking before applying is safe.)"""
-    wanted = {
-        rs.RESOURCE_KIND_NETWORK: {
-            s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_NETWORK
-        },
-        rs.RESOURCE_KIND_PORT: {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_PORT},
+    (A resource's back-end never changes, so checking before applying is safe.)
+
+    Whole rows are loaded, in the transaction that applies the first chunk, and returned:
+    while the caller holds them, applying finds them in the session (whose identity map
+    holds rows weakly) instead of selecting each again."""
+    networks = {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_NETWORK}
+    ports = {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_PORT}
+    loaded: list[NetworkRow | PortRow] = []
+    if networks:
+        loaded.extend(await session.scalars(select(NetworkRow).where(NetworkRow.id.in_(networks))))
+    if ports:
+        loaded.extend(await session.scalars(select(PortRow).where(PortRow.id.in_(ports))))
+    owners = {
+        (
+            rs.RESOURCE_KIND_NETWORK if isinstance(row, NetworkRow) else rs.RESOURCE_KIND_PORT,
+            row.id,
+        ): row.backend
+        for row in loaded
     }
-    owners: dict[tuple[int, str], str] = {}
-    async with store.read() as session:
-        for kind, model in (
-            (rs.RESOURCE_KIND_NETWORK, NetworkRow),
-            (rs.RESOURCE_KIND_PORT, PortRow),
-        ):
-            if wanted[kind]:
-                rows = await session.execute(
-                    select(model.id, model.backend).where(model.id.in_(wanted[kind]))
-                )
-                owners.update(((kind, row_id), owner) for row_id, owner in rows.all())
     for index, status in enumerate(statuses):
         owner = owners.get((status.kind, status.resource_id), backend)
         if owner != backend:
@@ -146,16 +149,23 @@ async def check_owner(store: Store, backend: str, statuses: Sequence[rs.Resource
                 f"statuses[{index}] is about a resource back-end {backend!r} does not own",
                 field=f"statuses[{index}].resource_id",
             )
+    return loaded
 
 
-async def apply_report(store: Store, backend: str, statuses: list[rs.ResourceStatus]) -> Tally:
+async def apply_report(
+    store: Store, backend: str, statuses: list[rs.ResourceStatus], *, owner_check: bool = False
+) -> Tally:
     """Apply checked statuses in order, a chunk per transaction, so that a large report
     never holds the database for long: client writes get in between chunks. Reports are
-    idempotent, so a failure part-way is healed by the back-end's retry."""
+    idempotent, so a failure part-way is healed by the back-end's retry. With
+    ``owner_check``, :func:`check_owner` runs first, in the first chunk's transaction."""
     tally = Tally()
     for chunk in chunks(statuses):
         async with store.write() as tx:
+            loaded = await check_owner(tx.session, backend, statuses) if owner_check else []
+            owner_check = False
             tally.merge(await apply_statuses(tx, backend, chunk))
+            del loaded
     return tally
 
 

@@ -67,7 +67,9 @@ def _postgresql_settings(dbapi_connection: object, _record: object) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     """An AsyncEngine for ``url`` with the per-connection settings each database needs."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+    # A ping per checkout finds a PostgreSQL connection the server dropped; a local SQLite
+    # file cannot drop one, and the ping is a round trip to the driver's thread per session.
+    engine = create_async_engine(async_url(url), pool_pre_ping=not is_sqlite(url))
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     elif make_url(url).get_backend_name() == "postgresql":

@@ -36,11 +36,17 @@ class Base(DeclarativeBase):
 
 
 class RevisionCounter(Base):
-    """One row holding the global revision; updating it serialises writers in commit order."""
+    """One row holding the global revision; updating it serialises writers in commit order.
+
+    ``floor`` is the compaction floor every replica shares: events up to it are gone, so a
+    watch may resume only from a revision at or above it (docs/architecture.md,
+    "Several replicas").
+    """
 
     __tablename__ = "revision_counter"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    floor: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class _Resource:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -85,6 +85,12 @@ class Tx:
         self._encode_snapshot = encode_snapshot
         self.head = 0
         self.outbox: list[OutboxRow] = []
+        # The events this transaction appended, in revision order: handed to the event
+        # listeners in memory after commit (the watch hub reads the log only to catch up).
+        self.events: list[EventRow] = []
+        # Outbox entries this transaction removed (dispatched): a replica waiting for their
+        # dispatch wants to know.
+        self.removed: list[int] = []
 
     async def _next_revision(self) -> int:
         result = await self.session.execute(
@@ -102,7 +108,10 @@ class Tx:
         For ADDED the row is added to the session; for DELETED it is deleted after its
         last snapshot is taken.
         """
-        revision = await self._next_revision()
+        # Not autoflushed first: the row's pending changes go out in one UPDATE with its
+        # new revision below, instead of one UPDATE now and a second one at the flush.
+        with self.session.no_autoflush:
+            revision = await self._next_revision()
         stamp = now()
         row.revision = revision
         row.updated_at = stamp
@@ -111,19 +120,19 @@ class Tx:
             row.created_at = stamp
             self.session.add(row)
         resource_kind, network_id = _locate(row)
-        self.session.add(
-            EventRow(
-                revision=revision,
-                tenant_id=row.tenant_id,
-                resource_kind=resource_kind.value,
-                resource_id=row.id,
-                network_id=network_id,
-                event_kind=kind.value,
-                status=row.status,
-                snapshot=self._encode_snapshot(row),
-                created_at=stamp,
-            )
+        event_row = EventRow(
+            revision=revision,
+            tenant_id=row.tenant_id,
+            resource_kind=resource_kind.value,
+            resource_id=row.id,
+            network_id=network_id,
+            event_kind=kind.value,
+            status=row.status,
+            snapshot=self._encode_snapshot(row),
+            created_at=stamp,
         )
+        self.session.add(event_row)
+        self.events.append(event_row)
         if kind is EventKind.DELETED:
             await self.session.delete(row)
         await self.session.flush()
@@ -157,7 +166,10 @@ class Tx:
     async def remove_outbox(self, entry_id: int) -> bool:
         """Drop a dispatched outbox entry; False when it was already gone."""
         result = await self.session.execute(delete(OutboxRow).where(OutboxRow.id == entry_id))
-        return bool(getattr(result, "rowcount", 0))
+        removed = bool(getattr(result, "rowcount", 0))
+        if removed:
+            self.removed.append(entry_id)
+        return removed
 
 
 def _refused_data(exc: DataError | IntegrityError) -> InvalidArgument:
@@ -190,6 +202,11 @@ class Store:
         # deferred-transaction upgrade deadlock. PostgreSQL serialises on the counter row.
         self._write_lock = asyncio.Lock() if serialize_writes else None
         self._listeners: list[Callable[[int, list[OutboxRow]], None]] = []
+        self._event_listeners: list[Callable[[list[EventRow]], None]] = []
+        # PostgreSQL channel each write transaction notifies at commit (other replicas
+        # listen on it, watch/pg_waker.py); None: no other replica to tell.
+        self.notify_channel: str | None = None
+        self._remote_listeners: list[Callable[[list[str], list[int]], None]] = []
         self._last_failure: float | None = None
         self._open: set[AsyncSession] = set()
         self._endings: set[asyncio.Task[None]] = set()
@@ -205,6 +222,11 @@ class Store:
     def add_listener(self, listener: Callable[[int, list[OutboxRow]], None]) -> None:
         """Call ``listener(head_revision, outbox_entries)`` after every commit."""
         self._listeners.append(listener)
+
+    def add_event_listener(self, listener: Callable[[list[EventRow]], None]) -> None:
+        """Call ``listener(events)`` with each commit's new events, before the listeners
+        of :meth:`add_listener`; commits of other replicas reach only those."""
+        self._event_listeners.append(listener)
 
     # -- session lifetimes -------------------------------------------------------------
     async def _end(
@@ -306,6 +328,7 @@ class Store:
                             .with_for_update()
                         )
                     yield tx
+                    await self._announce(tx)
             except (DataError, IntegrityError) as exc:
                 raise _refused_data(exc) from exc
             except (OperationalError, DBAPIError) as exc:
@@ -313,10 +336,38 @@ class Store:
                     exc, "the database is unavailable; nothing was changed, retry later"
                 ) from exc
 
+    async def _announce(self, tx: Tx) -> None:
+        """One NOTIFY per transaction: its newest revision, the shard keys of the outbox
+        entries it added (the leader dispatches them), and ``-ID`` for each entry it removed
+        (a replica's mutation may wait for that). PostgreSQL delivers it at commit, and only
+        if the transaction commits. A hint: the log and the outbox stay the truth."""
+        if self.notify_channel is not None and (tx.head or tx.removed):
+            keys = sorted({e.shard_key for e in tx.outbox})
+            payload = " ".join([str(tx.head), *keys, *(f"-{i}" for i in tx.removed)])
+            await tx.session.execute(select(func.pg_notify(self.notify_channel, payload)))
+
     def _notify(self, tx: Tx) -> None:
+        if tx.events:
+            for event_listener in self._event_listeners:
+                event_listener(tx.events)
         if tx.head or tx.outbox:
             for listener in self._listeners:
                 listener(tx.head, tx.outbox)
+
+    def add_remote_listener(self, listener: Callable[[list[str], list[int]], None]) -> None:
+        """Call ``listener(shard_keys, removed)`` when another replica announces a commit
+        that added outbox entries with these shard keys and removed these entries (either
+        possibly none)."""
+        self._remote_listeners.append(listener)
+
+    def remote_commit(self, head: int, shard_keys: list[str], removed: list[int]) -> None:
+        """Another replica committed up to ``head`` (0: it only dispatched), adding outbox
+        entries of ``shard_keys`` and removing ``removed``: tell the commit listeners
+        (without entries) and the remote listeners."""
+        for listener in self._listeners:
+            listener(head, [])
+        for remote in self._remote_listeners:
+            remote(shard_keys, removed)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -354,6 +405,14 @@ class Store:
         async with self.read() as session:
             value = await session.scalar(
                 select(RevisionCounter.value).where(RevisionCounter.id == 1)
+            )
+            return int(value or 0)
+
+    async def compaction_floor(self) -> int:
+        """The shared compaction floor: events up to it may be gone (models.RevisionCounter)."""
+        async with self.read() as session:
+            value = await session.scalar(
+                select(RevisionCounter.floor).where(RevisionCounter.id == 1)
             )
             return int(value or 0)
 

@@ -1,11 +1,15 @@
 """The watch hub: reads each committed event once and hands it to the watchers it matches.
 
-After every commit (and, with several replicas, on a timer) one pump task reads the new
-events from the log in revision order, decodes and encodes each once, keeps the newest in
-a ring for cheap resumes, and pushes a reference to every watcher of that tenant whose
-filter matches. A watcher's queue is bounded: a watcher that lets it fill is ended with
-RESOURCE_EXHAUSTED (its handler task is cancelled wherever it waits, even in a write
-to a client that stopped reading), so one slow client never grows the server's memory.
+After every commit (this replica's, or another's announced by PostgreSQL NOTIFY, and on a
+timer as a safety net) one pump task reads the new events from the log in revision order,
+decodes and encodes each once, keeps the newest in a ring for cheap resumes, and pushes a
+reference to every watcher of that tenant whose filter matches. A watcher's queue is
+bounded: a watcher that lets it fill is ended with RESOURCE_EXHAUSTED (its handler task is
+cancelled wherever it waits, even in a write to a client that stopped reading), so one slow
+client never grows the server's memory.
+
+This replica's own commits skip the log: the store hands their events over in memory
+(:meth:`WatchHub._on_events`), and the pump reads the log only to catch up after a gap.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, update
 
 from quantum_api.errors import RevisionCompacted, TooManyWatches, WatchLagging
 from quantum_grpc.config import Settings
-from quantum_grpc.store.models import EventRow
+from quantum_grpc.store.models import EventRow, RevisionCounter
 from quantum_grpc.store.store import Store, now
 from quantum_grpc.watch.events import LogEvent, WatchFilter, from_row
+from quantum_grpc.watch.fanout import ProgressTicker, Wakeup
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -34,8 +39,12 @@ class Watcher:
 
     def __init__(self, watch_filter: WatchFilter, max_lag: int, position: int) -> None:
         self.filter = watch_filter
-        self.queue: deque[LogEvent] = deque()
-        self.wakeup = asyncio.Event()
+        # Made at the first event: most watchers of a large fan-out sit idle (~0.6 KiB each).
+        self.queue: deque[LogEvent] | None = None
+        self.wakeup = Wakeup()
+        # For the hub's progress ticker (watch/fanout.py); a stream sets last_sent.
+        self.last_sent: float | None = None
+        self.progress_due = False
         self.max_lag = max_lag
         # Every event up to `registered_at` was committed before this watcher existed.
         self.registered_at = position
@@ -47,6 +56,8 @@ class Watcher:
         """Queue an event, or end the watcher if its queue is full."""
         if self.overflowed:
             return
+        if self.queue is None:
+            self.queue = deque()
         if len(self.queue) >= self.max_lag:
             self.overflowed = True
             self.queue.clear()
@@ -82,15 +93,18 @@ class WatchHub:
         self.head = 0
         self.floor = 0
         self.closing = False
+        store.add_event_listener(self._on_events)
         store.add_listener(self._on_commit)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        """Learn the current head and floor, then start pumping and compacting."""
+        """Learn the current head and floor, then start pumping (compaction is the
+        leader's: see :meth:`compaction_loop`)."""
         self.head = await self._store.head_revision()
-        self.floor = await self._read_floor()
+        self.floor = await self._store.compaction_floor()
         self._tasks.append(asyncio.create_task(self._pump_loop()))
-        self._tasks.append(asyncio.create_task(self._compaction_loop()))
+        ticker = ProgressTicker(self._settings.watch_progress_interval, self._all)
+        self._tasks.append(asyncio.create_task(ticker.run()))
         if self._settings.event_poll_interval > 0:
             self._tasks.append(asyncio.create_task(self._poll_loop()))
 
@@ -183,10 +197,20 @@ class WatchHub:
                 metadata={"oldest_revision": str(self.floor)},
             )
 
+    async def refresh_floor(self) -> None:
+        """Learn the shared floor: another replica may have compacted since we last looked."""
+        self.floor = max(self.floor, await self._store.compaction_floor())
+
     async def history(
         self, watch_filter: WatchFilter, after: int, upto: int
     ) -> AsyncIterator[list[LogEvent]]:
-        """The matching events in (after, upto], in pages, from the ring or the log."""
+        """The matching events in (after, upto], in pages, from the ring or the log.
+
+        The shared floor decides, not this replica's ring: a revision compacted by any
+        replica is REVISION_COMPACTED here too, even if the ring still holds it.
+        """
+        await self.refresh_floor()
+        self.check_resumable(after)
         if self._ring and self._ring[0].revision <= after + 1:
             yield [e for e in self._ring if after < e.revision <= upto and watch_filter.matches(e)]
             return
@@ -199,6 +223,8 @@ class WatchHub:
                 if watch_filter.tenant_id is not None:
                     query = query.where(EventRow.tenant_id == watch_filter.tenant_id)
                 rows = (await session.scalars(query.order_by(EventRow.revision).limit(PAGE))).all()
+            # Read after the page: a compaction that deleted any of it committed before.
+            await self.refresh_floor()
             self.check_resumable(cursor)
             if not rows:
                 return
@@ -206,6 +232,33 @@ class WatchHub:
             yield [e for e in map(from_row, rows) if watch_filter.matches(e)]
 
     # -- pumping ---------------------------------------------------------------------
+    def _on_events(self, rows: list[EventRow]) -> None:
+        """This replica's commit, handed over in memory: fan it out at once when it is the
+        next revision; otherwise (a commit in between we have not seen) the pump reads the
+        log (commits can finish out of revision order on PostgreSQL)."""
+        if self.closing or rows[0].revision != self.head + 1:
+            self._wanted.set()
+            return
+        try:
+            events = [from_row(row) for row in rows]
+        except Exception:  # runs inside the writer's commit: never fail it, read the log
+            log.exception("decoding committed events failed")
+            self._wanted.set()
+            return
+        for event in events:
+            self._fan_out(event)
+
+    def _fan_out(self, event: LogEvent) -> None:
+        """Keep ``event`` in the ring and push it to every watcher it matches."""
+        self._ring.append(event)
+        self.head = event.revision
+        for watcher in self._everyone:
+            if watcher.filter.matches(event):
+                watcher.push(event)
+        for watcher in self._by_tenant.get(event.tenant_id, ()):
+            if watcher.filter.matches(event):
+                watcher.push(event)
+
     def _on_commit(self, head: int, _outbox: object) -> None:
         if head > self.head:
             self._wanted.set()
@@ -240,41 +293,48 @@ class WatchHub:
                     )
                 ).all()
             for row in rows:
-                event = from_row(row)
-                self._ring.append(event)
-                self.head = event.revision
-                for watcher in self._everyone:
-                    if watcher.filter.matches(event):
-                        watcher.push(event)
-                for watcher in self._by_tenant.get(event.tenant_id, ()):
-                    if watcher.filter.matches(event):
-                        watcher.push(event)
+                # Handed over in memory while this page was read (_on_events): already out.
+                if row.revision > self.head:
+                    self._fan_out(from_row(row))
             if len(rows) < PAGE:
                 return
 
     # -- compaction ------------------------------------------------------------------
-    async def _read_floor(self) -> int:
-        async with self._store.read() as session:
-            oldest = await session.scalar(select(func.min(EventRow.revision)))
-        return self.head if oldest is None else int(oldest) - 1
-
     async def compact(self) -> int:
-        """Drop events beyond both retention limits; returns the new floor."""
-        keep_count = self.head - self._settings.event_retention
+        """Drop events beyond both retention limits; returns the new floor.
+
+        The floor is raised in the database in the same transaction as the delete, so a
+        resume on any replica that reads history in parallel notices what it lost.
+        """
         cutoff = now() - timedelta(seconds=self._settings.event_retention_seconds)
         async with self._store.write() as tx:
+            head, floor = (
+                await tx.session.execute(
+                    select(RevisionCounter.value, RevisionCounter.floor).where(
+                        RevisionCounter.id == 1
+                    )
+                )
+            ).one()
             young = await tx.session.scalar(
-                select(func.min(EventRow.revision)).where(EventRow.created_at >= cutoff)
+                select(EventRow.revision)
+                .where(EventRow.created_at >= cutoff)
+                .order_by(EventRow.revision)
+                .limit(1)
             )
+            keep_count = int(head) - self._settings.event_retention
             limit = keep_count if young is None else min(keep_count, int(young) - 1)
-            if limit > self.floor:
-                # Raise the floor before deleting, so a resume reading history in parallel
-                # notices it may have lost events (see history()).
-                self.floor = limit
+            floor = int(floor)
+            if limit > floor:
+                floor = limit
+                await tx.session.execute(
+                    update(RevisionCounter).where(RevisionCounter.id == 1).values(floor=floor)
+                )
                 await tx.session.execute(delete(EventRow).where(EventRow.revision <= limit))
+        self.floor = max(self.floor, floor)
         return self.floor
 
-    async def _compaction_loop(self) -> None:
+    async def compaction_loop(self) -> None:
+        """Compact every ``compaction_interval``; the leader's duty (quantum_grpc/leader.py)."""
         while True:
             await asyncio.sleep(self._settings.compaction_interval)
             try:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import need
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,8 +75,23 @@ def test_quick_run_writes_every_section_and_a_plot(tmp_path: Path) -> None:
         created = written["creates"][kind]
         assert created["confirmed"] == created["creates"] > 0
 
+    for kind in ("sequential", "concurrent"):
+        _positive(written, "get_port", kind, "per_second")
+        _positive(written, "get_port", kind, "latency", "p99_ms")
+    _positive(written, "get_port", "floor_health_check", "p50_ms")
+    # Against the kept results (bench/results/watch.json): the same figures, each a ratio.
+    rows = written["comparison"]["figures"]
+    assert rows and all(r["ratio"] is None or r["ratio"] > 0 for r in rows)
+    assert any(r["ratio"] for r in rows)
+
     assert {t["target"] for t in written["targets"]} and all(
         t["met"] in (True, False, None) for t in written["targets"]
     )
     png = tmp_path / "watch.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Left out when the PostgreSQL server is unreachable (a failure under CI=true).
+    need("creates_postgresql" in written, "PostgreSQL unreachable: no creates_postgresql")
+    for kind in ("sequential", "concurrent"):
+        created = written["creates_postgresql"][kind]
+        assert created["confirmed"] == created["creates"] > 0 and created["per_second"] > 0

@@ -1172,6 +1172,8 @@ async def test_another_tenants_resource_is_not_found(
     nobody = await rpc_error(call(world.b, unknown))
     assert (nobody.code, nobody.reason, nobody.field) == (error.code, error.reason, error.field)
     assert error.message == nobody.message.replace(unknown, target)
+    # Each call's own request id aside (docs/operations.md, "Request ids and logs").
+    assert error.metadata.pop("request_id") != nobody.metadata.pop("request_id")
     assert error.metadata == nobody.metadata
     # The owner, asking the same, is served (or refused for another reason).
     if op in ("get-network", "get-port", "list-ports", "get-attachment"):

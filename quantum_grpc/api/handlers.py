@@ -1,0 +1,43 @@
+"""Rebuild an RPC handler with its behaviour wrapped: what the server interceptors that
+only observe a call (metrics, request ids) share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+
+if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+
+Wrap: TypeAlias = Callable[[Any], Any]
+
+_FACTORIES: dict[str, Any] = {
+    "unary_unary": grpc.unary_unary_rpc_method_handler,
+    "unary_stream": grpc.unary_stream_rpc_method_handler,
+    "stream_unary": grpc.stream_unary_rpc_method_handler,
+    "stream_stream": grpc.stream_stream_rpc_method_handler,
+}
+
+
+def rpc_type(handler: Handler) -> str:
+    """UNARY, SERVER_STREAM, CLIENT_STREAM or BIDI_STREAM."""
+    if handler.request_streaming:
+        return "BIDI_STREAM" if handler.response_streaming else "CLIENT_STREAM"
+    return "SERVER_STREAM" if handler.response_streaming else "UNARY"
+
+
+def rewrap(handler: Handler, wrap: Wrap) -> Handler:
+    """``handler`` with its behaviour replaced by ``wrap(behaviour)``, same shape and
+    serializers. Behaviours are coroutines or async generators (or coroutines writing
+    with ``context.write()``): ``wrap`` must keep the kind it is given."""
+    for kind, factory in _FACTORIES.items():
+        behavior = getattr(handler, kind)
+        if behavior is not None:
+            return factory(  # type: ignore[no-any-return]
+                wrap(behavior),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+    return handler
