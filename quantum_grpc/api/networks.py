@@ -10,7 +10,7 @@ from quantum_api.v1 import (
 from quantum_grpc.api.context import Context, caller_of
 from quantum_grpc.api.filters import status_filter
 from quantum_grpc.convert import network_to_proto
-from quantum_grpc.service import networks
+from quantum_grpc.service import networks, retry
 from quantum_grpc.service.core import Core
 from quantum_grpc.service.status_rules import NetworkStatus
 
@@ -84,3 +84,15 @@ class NetworkServicer(network_service_pb2_grpc.NetworkServiceServicer):
             expected_revision=request.expected_revision,
         )
         return pb.DeleteNetworkResponse(network=network_to_proto(row), deleted=deleted)
+
+    async def RetryNetwork(
+        self, request: pb.RetryNetworkRequest, context: Context
+    ) -> pb.RetryNetworkResponse:
+        row = await retry.retry_network(
+            self._core,
+            caller_of(context),
+            tenant_id=request.tenant_id,
+            network_id=request.network_id,
+            expected_revision=request.expected_revision,
+        )
+        return pb.RetryNetworkResponse(network=network_to_proto(row))

@@ -6,7 +6,7 @@ from quantum_api.v1 import port_pb2, port_service_pb2 as pb, port_service_pb2_gr
 from quantum_grpc.api.context import Context, caller_of
 from quantum_grpc.api.filters import qos_of, status_filter
 from quantum_grpc.convert import port_to_proto
-from quantum_grpc.service import ports
+from quantum_grpc.service import ports, retry
 from quantum_grpc.service.core import Core
 from quantum_grpc.service.status_rules import PortStatus
 
@@ -80,3 +80,16 @@ class PortServicer(port_service_pb2_grpc.PortServiceServicer):
             expected_revision=request.expected_revision,
         )
         return pb.DeletePortResponse(port=port_to_proto(row), deleted=deleted)
+
+    async def RetryPort(
+        self, request: pb.RetryPortRequest, context: Context
+    ) -> pb.RetryPortResponse:
+        row = await retry.retry_port(
+            self._core,
+            caller_of(context),
+            tenant_id=request.tenant_id,
+            network_id=request.network_id,
+            port_id=request.port_id,
+            expected_revision=request.expected_revision,
+        )
+        return pb.RetryPortResponse(port=port_to_proto(row))

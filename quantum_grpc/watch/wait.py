@@ -11,6 +11,7 @@ import asyncio
 from quantum_api.errors import ResourceDeleted, ResourceFailed, ServerShuttingDown, WaitTimeout
 from quantum_api.v1 import watch_service_pb2 as pb
 from quantum_grpc.store.store import Store
+from quantum_grpc.watch.absence import absence
 from quantum_grpc.watch.events import LogEvent, WatchFilter
 from quantum_grpc.watch.goal import WaitGoal
 from quantum_grpc.watch.hub import Watcher, WatchHub
@@ -33,7 +34,10 @@ async def wait_for(
     ``goal``; ``deadline`` is an event-loop time, None to wait for ever.
 
     Raises:
-        ResourceDeleted: the resource does not exist, or was deleted while waiting.
+        ResourceDeleted: the resource was deleted, before or while waiting (or the
+            compacted log cannot tell whether it existed).
+        NetworkNotFound, PortNotFound, AttachmentNotFound: it never existed
+            (watch/absence.py).
         ResourceFailed: it went to ERROR and ERROR is not what the goal wants.
         WaitTimeout: the deadline passed first.
         ServerShuttingDown: the server is stopping.
@@ -44,7 +48,7 @@ async def wait_for(
     async with hub.watching(watch_filter) as watcher:
         position, events = await current_state(store, watch_filter)
         if not events:
-            raise ResourceDeleted(f"{kind.lower()} {resource_id} not found", field="resource_id")
+            raise await absence(store, hub, tenant_id=tenant_id, kind=kind, resource_id=resource_id)
         if _judge(events[-1], goal):
             return events[-1]
         while True:

@@ -21,7 +21,7 @@ TENANT = "tenant-a"
 VERBS = [
     *("net-create", "net-list", "net-show", "net-update", "net-delete"),
     *("port-create", "port-list", "port-show", "port-update", "port-delete"),
-    *("plug", "unplug", "watch", "wait", "events", "completion"),
+    *("plug", "unplug", "watch", "wait", "events", "retry", "completion"),
 ]
 
 

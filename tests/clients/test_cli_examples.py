@@ -15,7 +15,9 @@ from quantum_client.cli import VERBS
 from tests.clients.terminal import Screen, Terminal, shows
 from tests.clients.test_cli import QUANTUM, TENANT, _env
 
-APART = ("watch", "completion")  # they run until stopped, or need a shell of their own
+# They run until stopped, need a shell of their own, or (retry) a resource the back-end
+# failed: tests/clients/test_cli_retry.py runs that one.
+APART = ("watch", "completion", "retry")
 
 
 def script() -> str:

@@ -164,7 +164,7 @@ CASES = [
     Case("member of A gets B's network", A, ("member",), _get_b, "NOT_FOUND", "NETWORK_NOT_FOUND"),
     Case("member of A lists B", A, ("member",), _list_b, DENIED, "TENANT_MISMATCH"),
     Case("member of A watches B", A, ("member",), _watch_b, DENIED, "TENANT_MISMATCH"),
-    Case("member of A waits on B's", A, ("member",), _wait_b, "NOT_FOUND", "RESOURCE_DELETED"),
+    Case("member of A waits on B's", A, ("member",), _wait_b, "NOT_FOUND", "NETWORK_NOT_FOUND"),
     Case("member of A deletes B's", A, ("member",), _delete_b, "NOT_FOUND", "NETWORK_NOT_FOUND"),
     Case("member of A creates in B", A, ("member",), _create_in_b, DENIED, "TENANT_MISMATCH"),
     # A reader reads and watches, never mutates.

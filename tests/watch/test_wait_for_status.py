@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from typing import Any
 
 import grpc
+import pytest
 
-from quantum_api.v1 import network_pb2, port_pb2, watch_service_pb2 as pb
+from quantum_api.errors import NetworkNotFound
+from quantum_api.v1 import attachment_pb2, network_pb2, port_pb2, watch_service_pb2 as pb
 from tests.helpers import rpc_error
 from tests.helpers.watch import watch_stub
 
@@ -120,3 +124,41 @@ async def test_requires_a_status_to_wait_for(stack_factory) -> None:
         )
     )
     assert (error.code, error.field) == (grpc.StatusCode.INVALID_ARGUMENT, "port_statuses")
+
+
+async def test_an_id_that_never_existed_is_not_found_one_deleted_is_deleted(
+    stack_factory,
+) -> None:
+    stack = await stack_factory("sync", core={"event_retention": 1, "event_retention_seconds": 0})
+    api = stack.api
+    net = await api.create_network("n")
+    port = await api.create_port(net.id)
+    gone = await api.create_network("gone")
+    await api.delete_network(gone.id)
+    network = {"network_statuses": [network_pb2.NETWORK_STATUS_AVAILABLE]}
+    attachment = {"attachment_statuses": [attachment_pb2.ATTACHMENT_STATUS_AVAILABLE]}
+
+    async def wait(kind: int, resource_id: str, wanted: dict[str, Any]) -> tuple[str, str]:
+        request = pb.WaitForStatusRequest(kind=kind, resource_id=resource_id, **wanted)
+        call = watch_stub(api).WaitForStatus(request, metadata=api.md, timeout=5)
+        error = await rpc_error(call)
+        assert error.code == grpc.StatusCode.NOT_FOUND, error
+        return error.reason, error.message
+
+    never = str(uuid.uuid4())
+    assert (await wait(pb.RESOURCE_KIND_NETWORK, never, network))[0] == "NETWORK_NOT_FOUND"
+    reason, message = await wait(pb.RESOURCE_KIND_PORT, never, {"port_statuses": [ACTIVE]})
+    assert reason == "PORT_NOT_FOUND" and "never existed" in message
+    assert (await wait(pb.RESOURCE_KIND_ATTACHMENT, never, attachment))[0] == "PORT_NOT_FOUND"
+    assert (await wait(pb.RESOURCE_KIND_ATTACHMENT, port.id, attachment))[0] == (
+        "ATTACHMENT_NOT_FOUND"
+    )
+    assert (await wait(pb.RESOURCE_KIND_NETWORK, gone.id, network))[0] == "RESOURCE_DELETED"
+    with pytest.raises(NetworkNotFound):  # the SDK's server-side wait raises the same
+        await api.wait_for_status("network", never, "AVAILABLE", timeout=5)
+
+    # Once the log is compacted, nobody can tell a deleted id from one that never was.
+    floor = await stack.app.hub.compact()
+    assert floor > gone.revision
+    reason, message = await wait(pb.RESOURCE_KIND_NETWORK, never, network)
+    assert reason == "RESOURCE_DELETED" and "deleted, or it never existed" in message

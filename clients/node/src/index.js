@@ -314,6 +314,8 @@ export class QuantumClient {
   updateNetwork(request, options) { return this.call('NetworkService', 'UpdateNetwork', request, options); }
   /** DeleteNetwork({ network_id, expected_revision? }) -> { network, deleted }. */
   deleteNetwork(request, options) { return this.call('NetworkService', 'DeleteNetwork', request, options); }
+  /** RetryNetwork({ network_id, expected_revision? }) -> { network }: send a network in ERROR again. */
+  retryNetwork(request, options) { return this.call('NetworkService', 'RetryNetwork', request, options); }
 
   // --- PortService --------------------------------------------------------------------
 
@@ -327,6 +329,8 @@ export class QuantumClient {
   updatePort(request, options) { return this.call('PortService', 'UpdatePort', request, options); }
   /** DeletePort({ port_id, expected_revision? }) -> { port, deleted }. */
   deletePort(request, options) { return this.call('PortService', 'DeletePort', request, options); }
+  /** RetryPort({ port_id, expected_revision? }) -> { port }: send a port in ERROR again. */
+  retryPort(request, options) { return this.call('PortService', 'RetryPort', request, options); }
 
   // --- AttachmentService --------------------------------------------------------------
 

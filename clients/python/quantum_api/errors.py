@@ -37,6 +37,7 @@ __all__ = [
     "ResourceDeleted",
     "ResourceDeleting",
     "ResourceFailed",
+    "ResourceNotInError",
     "ResourceNotReady",
     "RevisionAhead",
     "RevisionCompacted",
@@ -319,8 +320,16 @@ class ResourceFailed(QuantumError):
     reason = "RESOURCE_FAILED"
 
 
+class ResourceNotInError(QuantumError):
+    """A retry of a resource that is not in ERROR: only a failed resource is sent again."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "RESOURCE_NOT_IN_ERROR"
+
+
 class ResourceDeleted(QuantumError):
-    """The awaited resource does not exist or was deleted while waiting."""
+    """The awaited resource was deleted (before or while waiting), or the event log no
+    longer tells a deleted resource from one that never existed."""
 
     code = grpc.StatusCode.NOT_FOUND
     reason = "RESOURCE_DELETED"

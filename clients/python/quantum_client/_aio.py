@@ -288,6 +288,23 @@ class AsyncClient:
         )
         return response
 
+    async def retry_network(self, network_id: str, *, expected_revision: int = 0) -> Network:
+        """Send a network left in ERROR to its back-end again, once the cause is mended.
+
+        Not a new change: the generation stays; the network is PROVISIONING (the error
+        cleared) until the back-end answers. Wait for it with ``wait_for(network, "APPLIED")``.
+
+        Raises:
+            ResourceNotInError: the network is not in ERROR (FAILED_PRECONDITION).
+        """
+        request = net_pb.RetryNetworkRequest(
+            network_id=network_id, expected_revision=expected_revision
+        )
+        response: net_pb.RetryNetworkResponse = await self._unary(
+            self.stubs.networks.RetryNetwork, request, idempotent=False
+        )
+        return response.network
+
     # -- ports -------------------------------------------------------------------------
     async def create_port(
         self,
@@ -351,6 +368,23 @@ class AsyncClient:
             self.stubs.ports.DeletePort, request, idempotent=False
         )
         return response
+
+    async def retry_port(self, port_id: str, *, expected_revision: int = 0) -> Port:
+        """Send a port left in ERROR to its back-end again (its interface included, so a
+        failed plug is tried again), once the cause is mended.
+
+        Not a new change: the generation stays; the failure is cleared and the status
+        derived anew (PROVISIONING while its create is unconfirmed) until the back-end
+        answers. Wait for it with ``wait_for(port, "APPLIED")``.
+
+        Raises:
+            ResourceNotInError: the port is not in ERROR (FAILED_PRECONDITION).
+        """
+        request = port_pb.RetryPortRequest(port_id=port_id, expected_revision=expected_revision)
+        response: port_pb.RetryPortResponse = await self._unary(
+            self.stubs.ports.RetryPort, request, idempotent=False
+        )
+        return response.port
 
     # -- attachments -------------------------------------------------------------------
     async def get_attachment(self, port_id: str) -> Attachment:
@@ -442,7 +476,10 @@ class AsyncClient:
 
         Raises:
             ResourceFailed: the resource went to ERROR.
-            ResourceDeleted: it does not exist or was deleted.
+            ResourceDeleted: it was deleted (or the server's event log no longer tells
+                whether it ever existed).
+            NetworkNotFound, PortNotFound: no such resource ever existed (NOT_FOUND);
+                AttachmentNotFound: its port never had an attachment.
             WaitTimeout: ``timeout`` passed first.
         """
         request = rq.wait_for_status(kind, resource_id, statuses)
@@ -529,7 +566,8 @@ class AsyncClient:
         Raises:
             ResourceFailed: at once when it goes to ERROR; ``metadata`` carries the
                 back-end's ``error_code`` and ``error_message``.
-            ResourceDeleted: it does not exist or was deleted.
+            ResourceDeleted: it does not exist (a watch cannot tell one deleted from one
+                that never existed: :meth:`wait_for_status` can) or was deleted.
             WaitTimeout: ``timeout`` passed first.
         """
         found = await self._wait(Waiter(wait_spec(target, spec), on_update), timeout, on_retry)

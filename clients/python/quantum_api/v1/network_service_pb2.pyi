@@ -98,3 +98,19 @@ class DeleteNetworkResponse(_message.Message):
     network: _network_pb2.Network
     deleted: bool
     def __init__(self, network: _Optional[_Union[_network_pb2.Network, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class RetryNetworkRequest(_message.Message):
+    __slots__ = ("tenant_id", "network_id", "expected_revision")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    network_id: str
+    expected_revision: int
+    def __init__(self, tenant_id: _Optional[str] = ..., network_id: _Optional[str] = ..., expected_revision: _Optional[int] = ...) -> None: ...
+
+class RetryNetworkResponse(_message.Message):
+    __slots__ = ("network",)
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    network: _network_pb2.Network
+    def __init__(self, network: _Optional[_Union[_network_pb2.Network, _Mapping]] = ...) -> None: ...

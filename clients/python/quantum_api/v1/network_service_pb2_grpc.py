@@ -61,6 +61,11 @@ class NetworkServiceStub:
                 request_serializer=quantum_dot_v1_dot_network__service__pb2.DeleteNetworkRequest.SerializeToString,
                 response_deserializer=quantum_dot_v1_dot_network__service__pb2.DeleteNetworkResponse.FromString,
                 _registered_method=True)
+        self.RetryNetwork = channel.unary_unary(
+                '/quantum.v1.NetworkService/RetryNetwork',
+                request_serializer=quantum_dot_v1_dot_network__service__pb2.RetryNetworkRequest.SerializeToString,
+                response_deserializer=quantum_dot_v1_dot_network__service__pb2.RetryNetworkResponse.FromString,
+                _registered_method=True)
 
 
 class NetworkServiceServicer:
@@ -107,6 +112,18 @@ class NetworkServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryNetwork(self, request, context):
+        """RetryNetwork sends a network in NETWORK_STATUS_ERROR to its back-end again, with its
+        current desired state, once the cause of the failure is mended. It is not a new change:
+        `generation` stays, the error is cleared, the status goes back to PROVISIONING and
+        `observed_generation` below `generation` until the back-end answers. A network in any
+        other status is FAILED_PRECONDITION (reason RESOURCE_NOT_IN_ERROR); one being deleted
+        is RESOURCE_DELETING (delete it again to re-send a refused delete).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NetworkServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -134,6 +151,11 @@ def add_NetworkServiceServicer_to_server(servicer, server):
                     servicer.DeleteNetwork,
                     request_deserializer=quantum_dot_v1_dot_network__service__pb2.DeleteNetworkRequest.FromString,
                     response_serializer=quantum_dot_v1_dot_network__service__pb2.DeleteNetworkResponse.SerializeToString,
+            ),
+            'RetryNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryNetwork,
+                    request_deserializer=quantum_dot_v1_dot_network__service__pb2.RetryNetworkRequest.FromString,
+                    response_serializer=quantum_dot_v1_dot_network__service__pb2.RetryNetworkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -273,6 +295,33 @@ class NetworkService:
             '/quantum.v1.NetworkService/DeleteNetwork',
             quantum_dot_v1_dot_network__service__pb2.DeleteNetworkRequest.SerializeToString,
             quantum_dot_v1_dot_network__service__pb2.DeleteNetworkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantum.v1.NetworkService/RetryNetwork',
+            quantum_dot_v1_dot_network__service__pb2.RetryNetworkRequest.SerializeToString,
+            quantum_dot_v1_dot_network__service__pb2.RetryNetworkResponse.FromString,
             options,
             channel_credentials,
             insecure,

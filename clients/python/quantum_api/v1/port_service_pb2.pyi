@@ -112,3 +112,21 @@ class DeletePortResponse(_message.Message):
     port: _port_pb2.Port
     deleted: bool
     def __init__(self, port: _Optional[_Union[_port_pb2.Port, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class RetryPortRequest(_message.Message):
+    __slots__ = ("tenant_id", "network_id", "port_id", "expected_revision")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    PORT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    network_id: str
+    port_id: str
+    expected_revision: int
+    def __init__(self, tenant_id: _Optional[str] = ..., network_id: _Optional[str] = ..., port_id: _Optional[str] = ..., expected_revision: _Optional[int] = ...) -> None: ...
+
+class RetryPortResponse(_message.Message):
+    __slots__ = ("port",)
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    port: _port_pb2.Port
+    def __init__(self, port: _Optional[_Union[_port_pb2.Port, _Mapping]] = ...) -> None: ...

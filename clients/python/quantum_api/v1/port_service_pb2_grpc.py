@@ -61,6 +61,11 @@ class PortServiceStub:
                 request_serializer=quantum_dot_v1_dot_port__service__pb2.DeletePortRequest.SerializeToString,
                 response_deserializer=quantum_dot_v1_dot_port__service__pb2.DeletePortResponse.FromString,
                 _registered_method=True)
+        self.RetryPort = channel.unary_unary(
+                '/quantum.v1.PortService/RetryPort',
+                request_serializer=quantum_dot_v1_dot_port__service__pb2.RetryPortRequest.SerializeToString,
+                response_deserializer=quantum_dot_v1_dot_port__service__pb2.RetryPortResponse.FromString,
+                _registered_method=True)
 
 
 class PortServiceServicer:
@@ -106,6 +111,19 @@ class PortServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryPort(self, request, context):
+        """RetryPort sends a port in PORT_STATUS_ERROR to its back-end again, with its current
+        desired state (its interface included, so a failed plug is tried again), once the cause
+        of the failure is mended. It is not a new change: `generation` stays, the failure is
+        cleared, the status is derived anew (PROVISIONING until a failed create is confirmed)
+        and `observed_generation` stays below `generation` until the back-end answers. A port
+        in any other status is FAILED_PRECONDITION (reason RESOURCE_NOT_IN_ERROR); one being
+        deleted is RESOURCE_DELETING (delete it again to re-send a refused delete).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PortServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +151,11 @@ def add_PortServiceServicer_to_server(servicer, server):
                     servicer.DeletePort,
                     request_deserializer=quantum_dot_v1_dot_port__service__pb2.DeletePortRequest.FromString,
                     response_serializer=quantum_dot_v1_dot_port__service__pb2.DeletePortResponse.SerializeToString,
+            ),
+            'RetryPort': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryPort,
+                    request_deserializer=quantum_dot_v1_dot_port__service__pb2.RetryPortRequest.FromString,
+                    response_serializer=quantum_dot_v1_dot_port__service__pb2.RetryPortResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +295,33 @@ class PortService:
             '/quantum.v1.PortService/DeletePort',
             quantum_dot_v1_dot_port__service__pb2.DeletePortRequest.SerializeToString,
             quantum_dot_v1_dot_port__service__pb2.DeletePortResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryPort(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantum.v1.PortService/RetryPort',
+            quantum_dot_v1_dot_port__service__pb2.RetryPortRequest.SerializeToString,
+            quantum_dot_v1_dot_port__service__pb2.RetryPortResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,8 +76,9 @@ class WatchServiceServicer:
         it already has) and, with `condition` WAIT_CONDITION_APPLIED, once the back-end has
         confirmed its latest change (`observed_generation` equals `generation`). It fails with
         FAILED_PRECONDITION (reason RESOURCE_FAILED, with the back-end's error) if the resource
-        goes to ERROR instead, NOT_FOUND if it is deleted, and DEADLINE_EXCEEDED when the
-        call's deadline passes.
+        goes to ERROR instead, NOT_FOUND if it is deleted (reason RESOURCE_DELETED) or never
+        existed (NETWORK_NOT_FOUND, PORT_NOT_FOUND; for an attachment, ATTACHMENT_NOT_FOUND when
+        its port never had one), and DEADLINE_EXCEEDED when the call's deadline passes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

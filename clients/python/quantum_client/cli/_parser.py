@@ -91,6 +91,10 @@ VERBS: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "events": ("a resource's recent history from the event log", ["quantum events $PORT"]),
+    "retry": (
+        "send a network or port left in ERROR to its back-end again",
+        ["quantum retry $FAILED --wait  # once the back-end's trouble is mended"],
+    ),
     "unplug": ("unplug a port's interface", ["quantum unplug $PORT --wait"]),
     "port-delete": (
         "delete ports without an attachment",
@@ -306,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     events = verb("events")
     events.add_argument("resource", metavar="ID", help="a network or port")
     events.add_argument("--limit", type=_count, default=20, help="newest N events (default 20)")
+
+    retry = verb("retry")
+    retry.add_argument("resource", metavar="ID", help="a network or port in ERROR")
+    _wait_option(retry, "the back-end applied it")
 
     completion = verb("completion")
     completion.add_argument("shell", choices=["bash", "zsh"])

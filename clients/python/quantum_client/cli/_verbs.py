@@ -177,6 +177,17 @@ def events(client: Client, args: argparse.Namespace, out: Output, finder: Finder
     return 0
 
 
+def retry(client: Client, args: argparse.Namespace, out: Output, finder: Finder) -> int:
+    resource: AnyResource = finder.any(args.resource)
+    if isinstance(resource, Port):
+        retried: AnyResource = client.retry_port(resource.id)
+        kind = "port"
+    else:
+        retried, kind = client.retry_network(resource.id), "network"
+    out.resource(_settled(client, args, out, retried, APPLIED), kind)
+    return 0
+
+
 HANDLERS: dict[str, Handler] = {
     "net-create": net_create,
     "net-list": net_list,
@@ -191,4 +202,5 @@ HANDLERS: dict[str, Handler] = {
     "plug": plug,
     "unplug": unplug,
     "events": events,
+    "retry": retry,
 }
