@@ -111,6 +111,9 @@ class SimBackend(BackendBase):
         self._queues: dict[str, collections.deque[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._applied = 0
+        # Set unless a test holds asynchronous work (hold/release below).
+        self._released = asyncio.Event()
+        self._released.set()
 
     @property
     def profile(self) -> Profile:
@@ -121,6 +124,16 @@ class SimBackend(BackendBase):
     def applied_changes(self) -> int:
         """How many changes were applied (retried operation ids and stale ones excluded)."""
         return self._applied
+
+    def hold(self) -> None:
+        """Apply no asynchronous change until :meth:`release`: a test can then look at a
+        resource that is certainly not ready, however slow the machine (a step delay only
+        makes that likely). Synchronous answers are not held."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Apply the held changes, and the ones after them, as usual."""
+        self._released.set()
 
     async def _close_own(self) -> None:
         tasks = list(self._workers.values())
@@ -208,6 +221,7 @@ class SimBackend(BackendBase):
             status = self._stale_status(request)
             if status is None:
                 if job.result is None:
+                    await self._released.wait()
                     for _ in range(self._profile.steps):
                         await asyncio.sleep(self._profile.step_delay)
                 status = self._apply(request, job.fail)

@@ -151,7 +151,8 @@ def _not_ready(error: Any, resource_id: str) -> None:
 
 async def test_reject_policy_refuses_changes_to_resources_not_yet_ready(stack_factory) -> None:
     stack = await stack_factory("async", core={"readiness": Readiness.REJECT}, **SLOW)
-    api = stack.api
+    api, sim = stack.api, stack.sim.backend
+    sim.hold()  # nothing becomes ready until released, however loaded the machine
     net = await api.create_network("blue")
     assert net.status == NET_PROVISIONING
 
@@ -169,7 +170,9 @@ async def test_reject_policy_refuses_changes_to_resources_not_yet_ready(stack_fa
     )
     await api.ports.ListPorts(port_pb.ListPortsRequest(network_id=net.id), metadata=api.md)
 
+    sim.release()
     await eventually(lambda: api.get_network(net.id), lambda n: n.status == NET_AVAILABLE)
+    sim.hold()
     port = await api.create_port(net.id)
     assert port.status == PORT_PROVISIONING
     _not_ready(await refused(stack, (api,), api.plug(port.id, "vif-1")), port.id)
@@ -178,6 +181,7 @@ async def test_reject_policy_refuses_changes_to_resources_not_yet_ready(stack_fa
     )
     assert (await api.get_port(port.id)).status == PORT_PROVISIONING
 
+    sim.release()
     await eventually(lambda: api.get_port(port.id), lambda p: p.status == PORT_DOWN)
     await api.plug(port.id, "vif-1")
     await eventually(lambda: api.get_port(port.id), lambda p: p.status == PORT_ACTIVE)
@@ -205,7 +209,8 @@ async def test_accept_policy_records_changes_and_applies_them_in_order(stack_fac
 async def test_require_ready_asks_for_the_strict_behaviour_under_accept(stack_factory) -> None:
     stack = await stack_factory("async", **SLOW)
     assert stack.app.core.settings.readiness is Readiness.ACCEPT
-    api = stack.api
+    api, sim = stack.api, stack.sim.backend
+    sim.hold()  # nothing becomes ready until released, however loaded the machine
     net = await api.create_network("blue")
     assert net.status == NET_PROVISIONING
 
@@ -228,6 +233,7 @@ async def test_require_ready_asks_for_the_strict_behaviour_under_accept(stack_fa
     assert (await api.get_port(port.id)).status == PORT_PROVISIONING  # reads still served
 
     # Once ready, the flag is satisfied.
+    sim.release()
     await eventually(lambda: api.get_port(port.id), lambda p: p.status == PORT_DOWN)
     second = await api.create_port(net.id, require_ready=True)
     assert second.network_id == net.id
@@ -242,6 +248,8 @@ async def test_changes_to_a_resource_being_deleted_are_refused(stack_factory) ->
     net = await api.get_network(net.id)
     assert net.status == NET_AVAILABLE
 
+    # Neither delete completes until released, however loaded the machine.
+    stack.sim.backend.hold()
     deleting_port = await delete_port(api, port.id)
     assert (deleting_port.deleted, deleting_port.port.deleting) == (False, True)
     for call in (
@@ -259,6 +267,7 @@ async def test_changes_to_a_resource_being_deleted_are_refused(stack_factory) ->
     # Reads still answer while the back-end works on it.
     seen = await api.get_network(net.id)
     assert (seen.name, seen.deleting) == ("blue", True)
+    stack.sim.backend.release()
 
     async def network_reason() -> str:
         try:
