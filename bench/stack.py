@@ -194,6 +194,11 @@ async def running_stack(
                 f"{BACKEND}={sim_address}",
                 "--grace",
                 "0",
+                # A create answers with its back-end's synchronous answer; on a loaded
+                # machine 32 concurrent ones may wait longer than the default 2 s, and the
+                # creates figures would then mix confirmed and unconfirmed creates.
+                "--sync-wait",
+                "30",
                 # The fan-out section opens 10,000 watches as one tenant (default cap 1,000).
                 "--max-watches-per-tenant",
                 "20000",

@@ -42,6 +42,7 @@ from quantum_grpc.dispatch.dispatcher import Dispatcher
 from quantum_grpc.leader import Duties, Replica
 from quantum_grpc.metrics import MetricsServer, ServiceCollector
 from quantum_grpc.service.core import Core
+from quantum_grpc.service.paging import PageTokens
 from quantum_grpc.startup import StartupError, ensure_free
 from quantum_grpc.store.engine import (
     create_engine,
@@ -51,6 +52,7 @@ from quantum_grpc.store.engine import (
     upgrade,
 )
 from quantum_grpc.store.lock import DatabaseLock
+from quantum_grpc.store.page_key import page_token_key
 from quantum_grpc.store.store import Store
 from quantum_grpc.tls import channel_credentials, server_credentials
 from quantum_grpc.watch.hub import WatchHub
@@ -272,7 +274,7 @@ async def build_server(settings: Settings) -> App:
             retry_max=settings.backend_retry_max,
         )
         undo.push_async_callback(dispatcher.close)
-        core = Core(store, settings, dispatcher)
+        core = Core(store, settings, dispatcher, PageTokens(await page_token_key(store)))
         hub = WatchHub(store, settings)
         metrics = _metrics(settings)
         # Request ids first (every later log line of a call has one), then metrics (they

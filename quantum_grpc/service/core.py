@@ -49,7 +49,8 @@ class Core:
     store: Store
     settings: Settings
     dispatch: Settler = field(default_factory=_NoDispatch)
-    # Signs list page tokens; a fresh key per process (docs/architecture.md).
+    # Signs list page tokens: build_server gives it the database's key, shared by every
+    # replica (docs/operations.md, "Page tokens"); a core built without one gets its own.
     pages: PageTokens = field(default_factory=PageTokens)
 
     async def settle(self, tx: Tx) -> None:

@@ -2,10 +2,10 @@
 
 A token is the create revision to continue after (8 bytes) and an HMAC-SHA256 tag (16
 bytes) over that revision and the query (list kind, tenant, filters), urlsafe base64.
-Anything else — garbage, an altered revision, a token of another query or of another
-server process — fails the tag and is refused with INVALID_PAGE_TOKEN. The key is
-random per server process: tokens do not survive a restart (docs/architecture.md,
-"Limits of client input").
+Anything else — garbage, an altered revision, a token of another query, or one signed
+with another key — fails the tag and is refused with INVALID_PAGE_TOKEN. A core signs with
+the key its database keeps (store/page_key.py), so every replica of one database honours
+every token, across restarts too (docs/architecture.md, "Limits of client input").
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class PageQuery:
 
 @dataclass(frozen=True)
 class PageTokens:
-    """Issues and checks page tokens with one key."""
+    """Issues and checks page tokens with one key (a random one unless given)."""
 
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 

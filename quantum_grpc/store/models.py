@@ -49,6 +49,20 @@ class RevisionCounter(Base):
     floor: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
+class PageTokenKey(Base):
+    """One row: the key every replica signs list page tokens with, so a token one replica
+    issued is honoured by all, and across restarts (docs/operations.md, "Page tokens").
+
+    Made by the first core that finds the table empty; deleting the row rotates the key at
+    the next start (every token outstanding is refused then; clients list again).
+    """
+
+    __tablename__ = "page_token_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class _Resource:
     """Columns every resource table has."""
 

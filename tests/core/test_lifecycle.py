@@ -30,11 +30,14 @@ PROFILES = {"sync": (True, True), "async": (False, False), "mixed": (True, False
 async def test_create_plug_unplug_delete(stack_factory, profile: str) -> None:
     net_sync, plug_sync = PROFILES[profile]
     stack = await stack_factory(profile, step_delay=0.05)
-    api = stack.api
+    api, sim = stack.api, stack.sim.backend
 
+    # Held: an asynchronous answer cannot overtake a reply, however loaded the machine.
+    sim.hold()
     net = await api.create_network("blue")
     assert net.status == (AVAILABLE if net_sync else PROVISIONING)
     assert net.revision > 0 and net.tenant_id == "tenant-a" and net.backend == "sim"
+    sim.release()
     net = await eventually(lambda: api.get_network(net.id), lambda n: n.status == AVAILABLE)
     assert not net.HasField("error")
 
@@ -44,6 +47,7 @@ async def test_create_plug_unplug_delete(stack_factory, profile: str) -> None:
     assert port.link_status_reason == "no attachment"
     assert port.admin_state_up is True
 
+    sim.hold()
     plugged = await api.plug(port.id, "vif-1")
     assert plugged.attachment.interface_id == "vif-1"
     assert plugged.port.interface_id == "vif-1"
@@ -53,6 +57,7 @@ async def test_create_plug_unplug_delete(stack_factory, profile: str) -> None:
     else:
         assert plugged.port.status == DOWN
         assert plugged.attachment.status == attachment_pb2.ATTACHMENT_STATUS_PROVISIONING
+    sim.release()
     port = await eventually(lambda: api.get_port(port.id), lambda p: p.status == ACTIVE)
     assert port.link_status == port_pb2.LINK_STATUS_UP and port.link_status_reason == ""
     attachment = await api.get_attachment(port.id)

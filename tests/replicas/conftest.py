@@ -1,11 +1,12 @@
 """Fixtures of the replica tests: a fresh PostgreSQL schema (these tests need PostgreSQL:
-under CI=true they fail without it), and in-process cores on it."""
+under CI=true they fail without it), in-process cores on it, and `serve` processes on it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import make_url
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.server import App, build_server
 from tests.helpers.postgres import pg_schema
+from tests.replicas.group import Group
 from tests.replicas.tcp import Relay
 
 
@@ -64,3 +66,13 @@ async def replica_factory(pg_url: str) -> AsyncIterator[ReplicaFactory]:
     yield start
     for app in reversed(started):
         await app.stop(0)
+
+
+@pytest.fixture
+async def group(tmp_path: Path, pg_url: str, sim_factory: Any) -> AsyncIterator[Group]:
+    """`serve` processes dispatching to one sim back-end (``group.sim``); none is started
+    yet (``await group.start(3)``)."""
+    sim = await sim_factory("sync")
+    started = Group(tmp_path, pg_url, f"sim={sim.target.target}", sim)
+    yield started
+    await started.close()

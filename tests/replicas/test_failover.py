@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -23,15 +21,6 @@ from tests.replicas.group import Group, Replica
 
 pytestmark = pytest.mark.postgres
 TAKEOVER = 5.0  # the documented figure
-
-
-@pytest.fixture
-async def group(tmp_path: Path, pg_url: str, sim_factory) -> AsyncIterator[Group]:
-    """Replicas dispatching to one sim back-end (``group.sim``)."""
-    sim = await sim_factory("sync")
-    started = Group(tmp_path, pg_url, f"sim={sim.target.target}", sim)
-    yield started
-    await started.close()
 
 
 async def _held(backend: SimBackend) -> set[str]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import grpc
 import pytest
@@ -24,14 +23,6 @@ from tests.replicas.group import Group, Replica
 pytestmark = pytest.mark.postgres
 WRITE_FOR = 4.0  # seconds of writes without restarts
 TENANTS = ("tenant-a", "tenant-b")
-
-
-@pytest.fixture
-async def group(tmp_path: Path, pg_url: str, sim_factory) -> AsyncIterator[Group]:
-    sim = await sim_factory("sync")
-    started = Group(tmp_path, pg_url, f"sim={sim.target.target}", sim)
-    yield started
-    await started.close()
 
 
 async def _write(api: Api, network_id: str, stop: asyncio.Event) -> None:

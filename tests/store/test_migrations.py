@@ -20,6 +20,7 @@ TABLES = {
     "events",
     "outbox",
     "revision_counter",
+    "page_token_key",
     "alembic_version",
 }
 
