@@ -16,6 +16,7 @@ from quantum_api.v1 import (
     port_pb2,
     watch_service_pb2,
 )
+from quantum_grpc import logs
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
 
 __all__ = [
@@ -128,6 +129,16 @@ def resource_of_snapshot(kind: str, snapshot: bytes) -> watch_service_pb2.Resour
     return watch_service_pb2.Resource(attachment=attachment_pb2.Attachment.FromString(snapshot))
 
 
+def call_context() -> backend_pb2.RequestContext | None:
+    """The API call being handled (None outside one), recorded with each change it causes:
+    the change may be dispatched after the call ended, by another replica, so its back-end
+    call cannot take the id from whatever call is current then (docs/plugin-guide.md)."""
+    request_id, traceparent = logs.request_id.get(), logs.traceparent.get()
+    if not request_id and not traceparent:
+        return None
+    return backend_pb2.RequestContext(request_id=request_id, traceparent=traceparent)
+
+
 def network_change(
     row: NetworkRow, action: backend_pb2.ChangeAction
 ) -> backend_pb2.ApplyChangeRequest:
@@ -137,6 +148,7 @@ def network_change(
         kind=rs.RESOURCE_KIND_NETWORK,
         action=action,
         generation=row.generation,
+        context=call_context(),
         network=backend_pb2.NetworkSpec(id=row.id, tenant_id=row.tenant_id, name=row.name),
     )
 
@@ -147,6 +159,7 @@ def port_change(row: PortRow, action: backend_pb2.ChangeAction) -> backend_pb2.A
         kind=rs.RESOURCE_KIND_PORT,
         action=action,
         generation=row.generation,
+        context=call_context(),
         port=backend_pb2.PortSpec(
             id=row.id,
             tenant_id=row.tenant_id,

@@ -6,6 +6,9 @@ it sees the code each call ended with. It wraps server streams message by messag
 common Python interceptor packages count only unary calls. The service's figures (open
 watches, resources by kind and status, outbox, back-ends, event log) are read at scrape
 time, from the core's event loop, so nothing on the hot path keeps them up to date.
+The few figures that must be counted as they happen (event delivery, watch lag, resumes,
+compactions, dispatch) go through an :class:`Observer`: the hub, the watch streams and the
+dispatcher call it, and without `--metrics-listen` it is one that records nothing.
 The names are listed in docs/operations.md, "Metrics".
 """
 
@@ -15,8 +18,9 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 from wsgiref.simple_server import WSGIServer
 
@@ -34,6 +38,7 @@ from quantum_grpc.store.store import Store, now
 
 if TYPE_CHECKING:
     from quantum_grpc.dispatch.backends import BackendLinks
+    from quantum_grpc.watch.events import LogEvent
     from quantum_grpc.watch.hub import WatchHub
 
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -93,6 +98,134 @@ class RpcMetrics:
             ("tenant",),
             registry=registry,
         )
+
+
+# Where a resume's history came from (quantum_watch_resumes_total's `source`).
+RESUMED_FROM_RING = "ring"
+RESUMED_FROM_LOG = "log"
+RESUME_COMPACTED = "compacted"
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Observer:
+    """What the core's own paths record as it happens; this one records nothing (the
+    core runs without `--metrics-listen`). Each call is made once per event sent, batch,
+    resume, compaction or change, so an implementation stays a few counter increments."""
+
+    def delivered(self, events: Sequence[LogEvent], queued: int) -> None:
+        """A watch stream sent ``events``, taken with ``queued`` events waiting."""
+
+    def ended_lagging(self) -> None:
+        """A watcher was ended for falling ``watch_max_lag`` events behind."""
+
+    def resumed(self, source: str) -> None:
+        """A watch resumed (``RESUMED_FROM_RING``, ``RESUMED_FROM_LOG``) or was refused
+        (``RESUME_COMPACTED``)."""
+
+    def compacted(self, events: int) -> None:
+        """A compaction pass removed ``events`` events from the log."""
+
+    def applied(self, backend: str, seconds: float, retried: bool) -> None:
+        """One ApplyChange call took ``seconds`` (``retried``: it failed and is tried again)."""
+
+    def dispatched(self, backend: str, recorded_at: datetime) -> None:
+        """A change recorded at ``recorded_at`` left the outbox for good."""
+
+
+NO_METRICS = Observer()
+
+
+class ServiceMetrics(Observer):
+    """The :class:`Observer` feeding the registry of `--metrics-listen`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._delivery = Histogram(
+            "quantum_watch_event_delivery_seconds",
+            "From an event's commit to its write on a WatchStatus stream that follows the "
+            "log (replayed history and initial state not included).",
+            registry=registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self._lag = Histogram(
+            "quantum_watch_lag_events",
+            "Events waiting in a watcher's queue each time its stream takes a batch "
+            "(a watcher is ended at watch_max_lag).",
+            registry=registry,
+            buckets=(0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+        )
+        self._lagging = Counter(
+            "quantum_watches_ended_lagging",
+            "Watchers ended with WATCH_LAGGING (RESOURCE_EXHAUSTED): their queue filled.",
+            registry=registry,
+        )
+        self._resumes = Counter(
+            "quantum_watch_resumes",
+            "WatchStatus calls with a start_revision, by where their history came from "
+            "(ring: memory, log: the database) or 'compacted' (REVISION_COMPACTED).",
+            ("source",),
+            registry=registry,
+        )
+        for source in (RESUMED_FROM_RING, RESUMED_FROM_LOG, RESUME_COMPACTED):
+            self._resumes.labels(source)
+        self._compactions = Counter(
+            "quantum_event_log_compactions",
+            "Compaction passes that removed events from the log.",
+            registry=registry,
+        )
+        self._compacted = Counter(
+            "quantum_event_log_compacted_events",
+            "Events removed from the log by compaction.",
+            registry=registry,
+        )
+        self._apply = Histogram(
+            "quantum_backend_apply_seconds",
+            "ApplyChange calls to a back-end, each attempt, until it answers or fails.",
+            ("backend",),
+            registry=registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self._retries = Counter(
+            "quantum_dispatch_retries",
+            "ApplyChange attempts that failed with a retryable code and are tried again.",
+            ("backend",),
+            registry=registry,
+        )
+        self._dispatch = Histogram(
+            "quantum_dispatch_seconds",
+            "From a change's recording in the outbox to its leaving it (the back-end "
+            "answered or refused), retries and back-end outages included.",
+            ("backend",),
+            registry=registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+
+    def delivered(self, events: Sequence[LogEvent], queued: int) -> None:
+        self._lag.observe(queued)
+        sent = time.time()
+        observe = self._delivery.observe
+        for event in events:
+            if event.committed_at:
+                observe(max(sent - event.committed_at, 0.0))
+
+    def ended_lagging(self) -> None:
+        self._lagging.inc()
+
+    def resumed(self, source: str) -> None:
+        self._resumes.labels(source).inc()
+
+    def compacted(self, events: int) -> None:
+        if events:
+            self._compactions.inc()
+            self._compacted.inc(events)
+
+    def applied(self, backend: str, seconds: float, retried: bool) -> None:
+        self._apply.labels(backend).observe(seconds)
+        if retried:
+            self._retries.labels(backend).inc()
+
+    def dispatched(self, backend: str, recorded_at: datetime) -> None:
+        waited = (now() - _aware(recorded_at)).total_seconds()
+        self._dispatch.labels(backend).observe(max(waited, 0.0))
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
@@ -330,6 +463,7 @@ class MetricsServer:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.rpc = RpcMetrics(self.registry)
+        self.service = ServiceMetrics(self.registry)
         self.interceptor = MetricsInterceptor(self.rpc)
         self._http: WSGIServer | None = None
         self.port = 0

@@ -277,6 +277,8 @@ async def build_server(settings: Settings) -> App:
         core = Core(store, settings, dispatcher, PageTokens(await page_token_key(store)))
         hub = WatchHub(store, settings)
         metrics = _metrics(settings)
+        if metrics is not None:
+            hub.metrics = dispatcher.metrics = metrics.service
         # Request ids first (every later log line of a call has one), then metrics (they
         # see the code the error interceptor ends with).
         server = grpc.aio.server(

@@ -34,7 +34,7 @@ from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_api.v1 import backend_error_pb2, port_pb2
 from quantum_plugins.common import reasons
 from quantum_plugins.common.base import BackendBase
-from quantum_plugins.common.changes import change_label, validate_change
+from quantum_plugins.common.changes import change_label, log_change, validate_change
 from quantum_plugins.common.hosts import Ack, Host, Revisions
 from quantum_plugins.common.identity import check_host, refuse_agents
 from quantum_plugins.common.reporter import StatusSender
@@ -206,6 +206,7 @@ class AgentBackend(BackendBase):
         problem = validate_change(request)
         if problem is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        log_change(_LOG, request, context)
         if self._priming is not None:
             self._prime_later()  # the resync is still pouring in: wait for it to end
         known = self._operations.get(request.operation_id)

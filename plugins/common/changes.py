@@ -6,6 +6,8 @@ ApplyChangeRequest the same way and names changes alike in DescribeBackend.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from quantum_api.enums import short_name
@@ -21,8 +23,11 @@ __all__ = [
     "UNPLUG",
     "UPDATE",
     "VALID_CHANGES",
+    "CallIds",
     "Change",
+    "call_ids",
     "change_label",
+    "log_change",
     "validate_change",
 ]
 
@@ -76,3 +81,41 @@ def validate_change(request: Any) -> str | None:
     if action == UNPLUG and spec.interface_id:
         return "an unplug needs an empty spec.port.interface_id"
     return None
+
+
+@dataclass(frozen=True)
+class CallIds:
+    """Who asked for a change: the API call's ids, as the request carries them
+    (``context``) and as the core's ApplyChange call sent them as metadata."""
+
+    request_id: str
+    traceparent: str
+    header_request_id: str
+    header_traceparent: str
+
+
+def call_ids(request: Any, context: Any) -> CallIds:
+    """The ids of the API call behind an ApplyChange (empty strings when none), for the
+    back-end's logs (docs/plugin-guide.md, "ApplyChange")."""
+    headers = {key: value for key, value in context.invocation_metadata() or ()}
+    return CallIds(
+        request_id=request.context.request_id,
+        traceparent=request.context.traceparent,
+        header_request_id=str(headers.get("x-request-id", "")),
+        header_traceparent=str(headers.get("traceparent", "")),
+    )
+
+
+def log_change(logger: logging.Logger, request: Any, context: Any) -> CallIds:
+    """Log an ApplyChange (debug level) with the ids of the call behind it; returns them."""
+    called = call_ids(request, context)
+    spec = request.network if request.kind == NETWORK else request.port
+    logger.debug(
+        "%s of %s (operation %s) request_id=%s traceparent=%s",
+        change_label(request.kind, request.action),
+        spec.id,
+        request.operation_id,
+        called.request_id or called.header_request_id or "-",
+        called.traceparent or called.header_traceparent or "-",
+    )
+    return called

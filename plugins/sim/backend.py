@@ -20,7 +20,15 @@ import grpc
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2
 from quantum_api.v1 import backend_error_pb2, port_pb2
 from quantum_plugins.common.base import BackendBase
-from quantum_plugins.common.changes import DELETE, NETWORK, PORT, change_label, validate_change
+from quantum_plugins.common.changes import (
+    DELETE,
+    NETWORK,
+    PORT,
+    CallIds,
+    change_label,
+    log_change,
+    validate_change,
+)
 from quantum_plugins.common.reporter import StatusSender
 from quantum_plugins.sim.profiles import Profile
 
@@ -111,6 +119,8 @@ class SimBackend(BackendBase):
         self._queues: dict[str, collections.deque[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._applied = 0
+        # The API calls behind the changes received, newest last (see received_calls).
+        self._calls: collections.deque[CallIds] = collections.deque(maxlen=memory)
         # Set unless a test holds asynchronous work (hold/release below).
         self._released = asyncio.Event()
         self._released.set()
@@ -119,6 +129,12 @@ class SimBackend(BackendBase):
     def profile(self) -> Profile:
         """The behaviour profile."""
         return self._profile
+
+    @property
+    def received_calls(self) -> list[CallIds]:
+        """The request ids each ApplyChange arrived with, oldest first (bounded by
+        ``memory``): what the sim's debug log shows too."""
+        return list(self._calls)
 
     @property
     def applied_changes(self) -> int:
@@ -158,6 +174,7 @@ class SimBackend(BackendBase):
         if problem is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         op = request.operation_id
+        self._calls.append(log_change(_LOG, request, context))
         if op in self._operations:
             # A retry: same outcome, applied once.
             return await self._answer(self._operations[op])

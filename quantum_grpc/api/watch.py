@@ -108,7 +108,7 @@ class WatchServicer:
         self, request: pb.WatchStatusRequest, watch_filter: WatchFilter, stream: _Stream
     ) -> None:
         if request.start_revision:
-            self._hub.check_resumable(request.start_revision)
+            self._hub.check_resume(request.start_revision)
             await self._check_reached(request.start_revision)
         position = request.start_revision
         async with self._hub.watching(watch_filter) as watcher:
@@ -142,10 +142,13 @@ class WatchServicer:
         # once it has sent nothing for the progress interval.
         loop = asyncio.get_running_loop()
         watcher.last_sent = loop.time()
+        metrics = self._hub.metrics
         while True:
+            queued = len(watcher.queue) if watcher.queue else 0
             batch = watcher.take(position, BATCH)
             if batch:
                 await stream.send(batch)
+                metrics.delivered(batch, queued)
                 watcher.last_sent = loop.time()
                 position = batch[-1].revision
                 continue

@@ -7,6 +7,11 @@ outbox only when its back-end accepted it; until then it is retried with backoff
 after a crash it is found again on start. The back-end recognises a retry by its operation
 id (docs/architecture.md, "Outbox and dispatcher").
 
+Each change carries the request id and traceparent of the API call that recorded it
+(``ApplyChangeRequest.context``): the dispatcher sends them as ``x-request-id`` and
+``traceparent`` metadata of the back-end call and logs under that id, never under the
+call that happened to start a network's drain task (docs/plugin-guide.md).
+
 Only the leader dispatches (quantum_grpc/leader.py). On another replica a mutation still
 waits, up to the sync wait, for its changes to leave the outbox, woken by the leader's
 commits (watch/pg_waker.py), so the answer looks the same on every replica.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 import grpc
@@ -26,7 +32,10 @@ from quantum_api.enums import value_of
 from quantum_api.errors import StorageUnavailable
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_api.v1 import backend_error_pb2
+from quantum_grpc import logs
+from quantum_grpc.api.request_ids import REQUEST_ID_HEADER, TRACEPARENT_HEADER
 from quantum_grpc.dispatch.backends import BackendLinks
+from quantum_grpc.metrics import NO_METRICS, Observer
 from quantum_grpc.service.backend_input import MAX_ERROR_MESSAGE, bounded, bounded_text, problem
 from quantum_grpc.service.reports import limited, log_truncations, record_answer
 from quantum_grpc.store.models import OutboxRow
@@ -79,6 +88,8 @@ class Dispatcher:
         # leader announces the entry's removal (Store._announce).
         self._awaited: dict[int, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        # Apply call and dispatch latency (quantum_grpc/metrics.py).
+        self.metrics: Observer = NO_METRICS
         store.add_listener(self._on_commit)
         store.add_remote_listener(self._on_remote_commit)
 
@@ -214,8 +225,22 @@ class Dispatcher:
             await self._deliver(entry)
 
     async def _deliver(self, entry: OutboxRow) -> None:
-        delay = 0.05
         request = backend_pb2.ApplyChangeRequest.FromString(entry.request)
+        # The drain task inherited the context of whatever started it (the first call that
+        # touched this network): while a change is dispatched, its log lines are its own call's.
+        request_id = logs.request_id.set(request.context.request_id)
+        traceparent = logs.traceparent.set(request.context.traceparent)
+        try:
+            await self._deliver_logged(entry, request)
+        finally:
+            logs.request_id.reset(request_id)
+            logs.traceparent.reset(traceparent)
+
+    async def _deliver_logged(
+        self, entry: OutboxRow, request: backend_pb2.ApplyChangeRequest
+    ) -> None:
+        delay = 0.05
+        metadata = _call_metadata(request.context)
         while True:
             link = self._links.get(entry.backend)
             if link is None:
@@ -227,10 +252,15 @@ class Dispatcher:
                 if not await self._pending(entry.id):
                     self._resolve(entry.id)
                     return
+            began = time.perf_counter()
             try:
-                response = await link.backend.ApplyChange(request, timeout=self._call_timeout)
+                response = await link.backend.ApplyChange(
+                    request, timeout=self._call_timeout, metadata=metadata
+                )
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE:
+                retried = exc.code() in RETRYABLE
+                self.metrics.applied(entry.backend, time.perf_counter() - began, retried)
+                if not retried:
                     await self._finish(
                         entry, _refusal(entry, f"{exc.code().name}: {exc.details()}")
                     )
@@ -240,6 +270,7 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
+            self.metrics.applied(entry.backend, time.perf_counter() - began, False)
             done = response.outcome == backend_pb2.APPLY_OUTCOME_DONE
             await self._finish(entry, _answer_status(entry, response.status) if done else None)
             return
@@ -271,6 +302,7 @@ class Dispatcher:
                 log.exception(
                     "could not record %s of back-end %s", entry.operation_id, entry.backend
                 )
+        self.metrics.dispatched(entry.backend, entry.created_at)
         self._resolve(entry.id)
 
     async def _record(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> None:
@@ -294,6 +326,13 @@ class Dispatcher:
                 return await session.get(OutboxRow, entry_id) is not None
         except StorageUnavailable:
             return True
+
+
+def _call_metadata(context: backend_pb2.RequestContext) -> tuple[tuple[str, str], ...]:
+    """The ApplyChange metadata naming the change's call, so that the back-end's own logs
+    can show it."""
+    given = ((REQUEST_ID_HEADER, context.request_id), (TRACEPARENT_HEADER, context.traceparent))
+    return tuple((key, value) for key, value in given if value)
 
 
 def _error_status(entry: OutboxRow, code: str, message: str) -> rs.ResourceStatus:

@@ -9,6 +9,7 @@ thousands of watchers costs no per-watcher serialisation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from quantum_api.enums import short_name, value_of
 from quantum_api.v1 import watch_service_pb2 as pb
@@ -35,6 +36,9 @@ class LogEvent:
     event_type: int
     resource: pb.Resource = field(compare=False, repr=False)
     encoded: bytes = field(compare=False, repr=False)
+    # Wall-clock time the event was recorded (its transaction commits right after), for
+    # the delivery latency metric (quantum_grpc/metrics.py); 0 when unknown.
+    committed_at: float = field(default=0.0, compare=False, repr=False)
 
 
 def make_event(
@@ -47,6 +51,7 @@ def make_event(
     status: str,
     event_type: int,
     resource: pb.Resource,
+    committed_at: float = 0.0,
 ) -> LogEvent:
     """A LogEvent with its bytes encoded once."""
     message = pb.WatchStatusResponse(
@@ -68,6 +73,7 @@ def make_event(
         event_type=event_type,
         resource=resource,
         encoded=message.SerializeToString(),
+        committed_at=committed_at,
     )
 
 
@@ -82,7 +88,13 @@ def from_row(row: EventRow) -> LogEvent:
         status=row.status,
         event_type=value_of(pb.EventType, row.event_kind),
         resource=resource_of_snapshot(row.resource_kind, row.snapshot),
+        committed_at=_epoch(row.created_at),
     )
+
+
+def _epoch(moment: datetime) -> float:
+    # SQLite gives naive datetimes back (stored as UTC).
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def marker(event_type: int, revision: int) -> bytes:

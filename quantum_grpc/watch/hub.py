@@ -25,6 +25,13 @@ from sqlalchemy import delete, select, update
 
 from quantum_api.errors import RevisionCompacted, TooManyWatches, WatchLagging
 from quantum_grpc.config import Settings
+from quantum_grpc.metrics import (
+    NO_METRICS,
+    RESUME_COMPACTED,
+    RESUMED_FROM_LOG,
+    RESUMED_FROM_RING,
+    Observer,
+)
 from quantum_grpc.store.models import EventRow, RevisionCounter
 from quantum_grpc.store.store import Store, now
 from quantum_grpc.watch.events import LogEvent, WatchFilter, from_row
@@ -93,6 +100,9 @@ class WatchHub:
         self.head = 0
         self.floor = 0
         self.closing = False
+        # Lag, delivery, resumes, compactions (quantum_grpc/metrics.py); the watch streams
+        # record through it too.
+        self.metrics: Observer = NO_METRICS
         store.add_event_listener(self._on_events)
         store.add_listener(self._on_commit)
 
@@ -157,6 +167,7 @@ class WatchHub:
             if not watcher.overflowed or task is None:
                 raise
             task.uncancel()  # our own cancellation (see Watcher.push), not the caller's
+            self.metrics.ended_lagging()
             raise WatchLagging(
                 f"this watch fell more than {watcher.max_lag} events behind; resume from the "
                 "last revision received",
@@ -197,6 +208,14 @@ class WatchHub:
                 metadata={"oldest_revision": str(self.floor)},
             )
 
+    def check_resume(self, start_revision: int) -> None:
+        """:meth:`check_resumable` for a watch resuming there, a refusal counted."""
+        try:
+            self.check_resumable(start_revision)
+        except RevisionCompacted:
+            self.metrics.resumed(RESUME_COMPACTED)
+            raise
+
     async def refresh_floor(self) -> None:
         """Learn the shared floor: another replica may have compacted since we last looked."""
         self.floor = max(self.floor, await self._store.compaction_floor())
@@ -210,10 +229,12 @@ class WatchHub:
         replica is REVISION_COMPACTED here too, even if the ring still holds it.
         """
         await self.refresh_floor()
-        self.check_resumable(after)
-        if self._ring and self._ring[0].revision <= after + 1:
+        self.check_resume(after)
+        if after >= upto or (self._ring and self._ring[0].revision <= after + 1):
+            self.metrics.resumed(RESUMED_FROM_RING)
             yield [e for e in self._ring if after < e.revision <= upto and watch_filter.matches(e)]
             return
+        self.metrics.resumed(RESUMED_FROM_LOG)
         cursor = after
         while cursor < upto:
             async with self._store.read() as session:
@@ -307,6 +328,7 @@ class WatchHub:
         resume on any replica that reads history in parallel notices what it lost.
         """
         cutoff = now() - timedelta(seconds=self._settings.event_retention_seconds)
+        removed = 0
         async with self._store.write() as tx:
             head, floor = (
                 await tx.session.execute(
@@ -329,7 +351,11 @@ class WatchHub:
                 await tx.session.execute(
                     update(RevisionCounter).where(RevisionCounter.id == 1).values(floor=floor)
                 )
-                await tx.session.execute(delete(EventRow).where(EventRow.revision <= limit))
+                deleted = await tx.session.execute(
+                    delete(EventRow).where(EventRow.revision <= limit)
+                )
+                removed = int(getattr(deleted, "rowcount", 0) or 0)
+        self.metrics.compacted(removed)  # once committed
         self.floor = max(self.floor, floor)
         return self.floor
 

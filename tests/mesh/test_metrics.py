@@ -88,3 +88,80 @@ async def test_the_metrics_move_by_what_the_load_did(stack_factory: Any) -> None
     assert value(after, "quantum_backend_up", backend="sim") == 1
     assert value(after, "quantum_outbox_depth") == 0
     assert value(after, "quantum_event_log_head_revision") >= max(n.revision for n in nets)
+
+
+async def _read_to(stream: Any, revision: int) -> int:
+    """Read ``stream`` until it sent ``revision``; returns how many events it sent."""
+    seen, events = 0, 0
+    while seen < revision:
+        response = await stream.read()
+        events += sum(1 for e in response.events if e.type != pb.EVENT_TYPE_SYNCED)
+        seen = max([seen, *(e.revision for e in response.events)])
+    return events
+
+
+async def test_the_watch_and_dispatch_figures_move_by_what_the_load_did(
+    stack_factory: Any,
+) -> None:
+    # A ring of 4 events, watchers ended at 2 queued, compaction kept to what the test asks.
+    stack = await stack_factory(
+        "sync",
+        core={
+            "metrics_listen": "127.0.0.1:0",
+            "watch_ring": 4,
+            "watch_max_lag": 2,
+            "event_retention": 2,
+            "event_retention_seconds": 0.0,
+            "compaction_interval": 3600.0,
+        },
+    )
+    api, app = stack.api, stack.app
+    doomed = await api.create_network("doomed")
+    for _ in range(2):
+        await api.create_port(doomed.id)
+    before = await scrape(app)
+
+    def watch(start_revision: int = 0) -> Any:
+        request = pb.WatchStatusRequest(start_revision=start_revision)
+        return api.stubs.watch.WatchStatus(request, metadata=api.md)
+
+    # A live watcher sees one network created: 2 events (ADDED, then AVAILABLE).
+    live = watch()
+    synced = (await live.read()).events[-1].revision
+    await api.create_network("live")
+    head = app.hub.head
+    assert await _read_to(live, head) == 2
+    live.cancel()
+    # Resumed from the ring (it holds the events after `synced`), then from the log.
+    for start in (synced, 1):
+        resumed = watch(start)
+        await _read_to(resumed, head)
+        resumed.cancel()
+    # Deleting a network with 2 ports is one commit of 3 events: more than 2 queued.
+    lagging = watch()
+    await lagging.read()
+    await api.delete_network(doomed.id)
+    ended = await rpc_error(_read_to(lagging, 10**9))
+    assert ended.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # Compaction keeps the newest 2 events; a resume from before them is refused.
+    head = max(row[0] for row in log_events(app.core.settings.database_url))
+    await app.hub.compact()
+    refused = await rpc_error(_read_to(watch(1), 10**9))
+    assert refused.code == grpc.StatusCode.OUT_OF_RANGE
+    after = await scrape(app)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("quantum_watch_event_delivery_seconds_count") == 2
+    assert 0 < moved("quantum_watch_event_delivery_seconds_sum") < 5
+    assert 1 <= moved("quantum_watch_lag_events_count") <= 2  # one take per batch
+    for source in ("ring", "log", "compacted"):
+        assert moved("quantum_watch_resumes_total", source=source) == 1, source
+    assert moved("quantum_watches_ended_lagging_total") == 1
+    assert moved("quantum_event_log_compactions_total") == 1
+    assert moved("quantum_event_log_compacted_events_total") == head - 2
+    # Two changes dispatched: the create of "live" and the delete of "doomed".
+    assert moved("quantum_dispatch_seconds_count", backend="sim") == 2
+    assert moved("quantum_backend_apply_seconds_count", backend="sim") == 2
+    assert moved("quantum_dispatch_retries_total", backend="sim") == 0

@@ -1,22 +1,28 @@
 """Request ids and logs: a call's x-request-id (the caller's, Envoy's, or one the core
-makes) is in every log line about it and in its error's ErrorInfo; a valid traceparent is
-logged with it (`serve --log-format json` itself: tests/mesh/test_drain.py)."""
+makes) is in every log line about it, in its error's ErrorInfo and in the back-end calls
+made for it; a valid traceparent is logged and passed on with it (`serve --log-format
+json` itself: tests/mesh/test_drain.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
 
-from quantum_api.v1 import network_service_pb2
+from quantum_api.v1 import network_service_pb2, port_service_pb2
 from quantum_grpc import logs
+from quantum_grpc.config import BackendTarget
 from quantum_grpc.server import App
-from tests.helpers import Api, rpc_error
+from quantum_plugins.common.changes import CallIds
+from tests.conftest import CoreFactory, SimFactory
+from tests.helpers import Api, eventually, rpc_error
+from tests.helpers.processes import free_port
 from tests.mesh.conftest import Shipped
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -84,3 +90,32 @@ async def test_envoy_gives_each_call_a_request_id_and_keeps_the_callers(
     uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     assert re.fullmatch(uuid, made["request_id"]), made  # Envoy's, not the core's
     assert kept["request_id"] == "req-7"
+
+
+async def test_each_change_reaches_its_back_end_with_its_own_calls_ids(
+    core_factory: CoreFactory,
+    sim_factory: SimFactory,
+    channel_factory: Callable[[str], grpc.aio.Channel],
+) -> None:
+    # The back-end is down while two calls record a change of one network each; both wait
+    # in the outbox after their calls ended and go out, once it is up, from one drain task
+    # started during the first call: the ids must come with each change, not that task.
+    listen = f"127.0.0.1:{free_port()}"
+    app = await core_factory(BackendTarget("sim", listen), sync_wait=0.05)
+    api = Api(channel_factory(app.address))
+    network = await api.networks.CreateNetwork(
+        network_service_pb2.CreateNetworkRequest(name="traced"),
+        metadata=(*api.md, ("x-request-id", "req-net"), ("traceparent", TRACEPARENT)),
+    )
+    await api.ports.CreatePort(
+        port_service_pb2.CreatePortRequest(network_id=network.network.id),
+        metadata=(*api.md, ("x-request-id", "req-port")),
+    )
+    sim = await sim_factory("sync", listen=listen)
+    received = await eventually(
+        lambda: asyncio.sleep(0, sim.backend.received_calls), lambda calls: len(calls) >= 2
+    )
+    assert received == [
+        CallIds("req-net", TRACEPARENT, "req-net", TRACEPARENT),
+        CallIds("req-port", "", "req-port", ""),
+    ]

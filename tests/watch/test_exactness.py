@@ -16,6 +16,7 @@ from tests.helpers.database import query
 from tests.helpers.watch import MARKERS, Follower, key
 
 SOAK_SECONDS = float(os.environ.get("QUANTUM_SOAK_SECONDS", "10"))
+MIN_OPERATIONS_PER_WRITER = 20
 
 
 def _log(
@@ -41,7 +42,8 @@ async def _writer(api: Api, seed: int, stop_at: float, network_ids: list[str]) -
     ports: list[str] = []
     plugged: set[str] = set()
     operations = 0
-    while time.monotonic() < stop_at:
+    # For the soak's time, and however loaded the machine, enough changes to mean something.
+    while time.monotonic() < stop_at or operations < MIN_OPERATIONS_PER_WRITER:
         choice = rng.random()
         try:
             if choice < 0.25 or not ports:

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from quantum_api.plugin.v1 import resource_status_pb2 as quantum_dot_plugin_dot_v1_dot_resource__status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fquantum/plugin/v1/backend.proto\x12\x11quantum.plugin.v1\x1a\'quantum/plugin/v1/resource_status.proto\":\n\x0bNetworkSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\x9c\x01\n\x08PortSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\nnetwork_id\x18\x03 \x01(\t\x12\x16\n\x0e\x61\x64min_state_up\x18\x04 \x01(\x08\x12\x15\n\rqos_rate_kbps\x18\x05 \x01(\x04\x12\x18\n\x10qos_burst_kbytes\x18\x06 \x01(\x04\x12\x14\n\x0cinterface_id\x18\x07 \x01(\t\"B\n\x16\x44\x65scribeBackendRequest\x12\x17\n\x0freporter_target\x18\x01 \x01(\t\x12\x0f\n\x07\x63ore_id\x18\x02 \x01(\t\"Y\n\x17\x44\x65scribeBackendResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x1b\n\x13synchronous_changes\x18\x03 \x03(\t\"\x86\x02\n\x12\x41pplyChangeRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.quantum.plugin.v1.ResourceKind\x12/\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x1f.quantum.plugin.v1.ChangeAction\x12\x12\n\ngeneration\x18\x04 \x01(\x03\x12\x31\n\x07network\x18\x05 \x01(\x0b\x32\x1e.quantum.plugin.v1.NetworkSpecH\x00\x12+\n\x04port\x18\x06 \x01(\x0b\x32\x1b.quantum.plugin.v1.PortSpecH\x00\x42\x06\n\x04spec\"z\n\x13\x41pplyChangeResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.quantum.plugin.v1.ApplyOutcome\x12\x31\n\x06status\x18\x02 \x01(\x0b\x32!.quantum.plugin.v1.ResourceStatus\"\x13\n\x11ListStatusRequest\"I\n\x12ListStatusResponse\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32!.quantum.plugin.v1.ResourceStatus*\xc7\x01\n\x0c\x43hangeAction\x12\x1d\n\x19\x43HANGE_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43HANGE_ACTION_CREATE\x10\x01\x12\x18\n\x14\x43HANGE_ACTION_UPDATE\x10\x02\x12\x18\n\x14\x43HANGE_ACTION_DELETE\x10\x03\x12\x16\n\x12\x43HANGE_ACTION_PLUG\x10\x04\x12\x18\n\x14\x43HANGE_ACTION_UNPLUG\x10\x05\x12\x18\n\x14\x43HANGE_ACTION_ENSURE\x10\x06*a\n\x0c\x41pplyOutcome\x12\x1d\n\x19\x41PPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PPLY_OUTCOME_DONE\x10\x01\x12\x1a\n\x16\x41PPLY_OUTCOME_ACCEPTED\x10\x02\x32\xb3\x02\n\x0e\x42\x61\x63kendService\x12h\n\x0f\x44\x65scribeBackend\x12).quantum.plugin.v1.DescribeBackendRequest\x1a*.quantum.plugin.v1.DescribeBackendResponse\x12\\\n\x0b\x41pplyChange\x12%.quantum.plugin.v1.ApplyChangeRequest\x1a&.quantum.plugin.v1.ApplyChangeResponse\x12Y\n\nListStatus\x12$.quantum.plugin.v1.ListStatusRequest\x1a%.quantum.plugin.v1.ListStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fquantum/plugin/v1/backend.proto\x12\x11quantum.plugin.v1\x1a\'quantum/plugin/v1/resource_status.proto\":\n\x0bNetworkSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\x9c\x01\n\x08PortSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\nnetwork_id\x18\x03 \x01(\t\x12\x16\n\x0e\x61\x64min_state_up\x18\x04 \x01(\x08\x12\x15\n\rqos_rate_kbps\x18\x05 \x01(\x04\x12\x18\n\x10qos_burst_kbytes\x18\x06 \x01(\x04\x12\x14\n\x0cinterface_id\x18\x07 \x01(\t\"B\n\x16\x44\x65scribeBackendRequest\x12\x17\n\x0freporter_target\x18\x01 \x01(\t\x12\x0f\n\x07\x63ore_id\x18\x02 \x01(\t\"Y\n\x17\x44\x65scribeBackendResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x1b\n\x13synchronous_changes\x18\x03 \x03(\t\"\xba\x02\n\x12\x41pplyChangeRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.quantum.plugin.v1.ResourceKind\x12/\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x1f.quantum.plugin.v1.ChangeAction\x12\x12\n\ngeneration\x18\x04 \x01(\x03\x12\x31\n\x07network\x18\x05 \x01(\x0b\x32\x1e.quantum.plugin.v1.NetworkSpecH\x00\x12+\n\x04port\x18\x06 \x01(\x0b\x32\x1b.quantum.plugin.v1.PortSpecH\x00\x12\x32\n\x07\x63ontext\x18\x07 \x01(\x0b\x32!.quantum.plugin.v1.RequestContextB\x06\n\x04spec\"9\n\x0eRequestContext\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0btraceparent\x18\x02 \x01(\t\"z\n\x13\x41pplyChangeResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.quantum.plugin.v1.ApplyOutcome\x12\x31\n\x06status\x18\x02 \x01(\x0b\x32!.quantum.plugin.v1.ResourceStatus\"\x13\n\x11ListStatusRequest\"I\n\x12ListStatusResponse\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32!.quantum.plugin.v1.ResourceStatus*\xc7\x01\n\x0c\x43hangeAction\x12\x1d\n\x19\x43HANGE_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43HANGE_ACTION_CREATE\x10\x01\x12\x18\n\x14\x43HANGE_ACTION_UPDATE\x10\x02\x12\x18\n\x14\x43HANGE_ACTION_DELETE\x10\x03\x12\x16\n\x12\x43HANGE_ACTION_PLUG\x10\x04\x12\x18\n\x14\x43HANGE_ACTION_UNPLUG\x10\x05\x12\x18\n\x14\x43HANGE_ACTION_ENSURE\x10\x06*a\n\x0c\x41pplyOutcome\x12\x1d\n\x19\x41PPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PPLY_OUTCOME_DONE\x10\x01\x12\x1a\n\x16\x41PPLY_OUTCOME_ACCEPTED\x10\x02\x32\xb3\x02\n\x0e\x42\x61\x63kendService\x12h\n\x0f\x44\x65scribeBackend\x12).quantum.plugin.v1.DescribeBackendRequest\x1a*.quantum.plugin.v1.DescribeBackendResponse\x12\\\n\x0b\x41pplyChange\x12%.quantum.plugin.v1.ApplyChangeRequest\x1a&.quantum.plugin.v1.ApplyChangeResponse\x12Y\n\nListStatus\x12$.quantum.plugin.v1.ListStatusRequest\x1a%.quantum.plugin.v1.ListStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantum.plugin.v1.backend_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANGEACTION']._serialized_start=959
-  _globals['_CHANGEACTION']._serialized_end=1158
-  _globals['_APPLYOUTCOME']._serialized_start=1160
-  _globals['_APPLYOUTCOME']._serialized_end=1257
+  _globals['_CHANGEACTION']._serialized_start=1070
+  _globals['_CHANGEACTION']._serialized_end=1269
+  _globals['_APPLYOUTCOME']._serialized_start=1271
+  _globals['_APPLYOUTCOME']._serialized_end=1368
   _globals['_NETWORKSPEC']._serialized_start=95
   _globals['_NETWORKSPEC']._serialized_end=153
   _globals['_PORTSPEC']._serialized_start=156
@@ -45,13 +45,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESCRIBEBACKENDRESPONSE']._serialized_start=382
   _globals['_DESCRIBEBACKENDRESPONSE']._serialized_end=471
   _globals['_APPLYCHANGEREQUEST']._serialized_start=474
-  _globals['_APPLYCHANGEREQUEST']._serialized_end=736
-  _globals['_APPLYCHANGERESPONSE']._serialized_start=738
-  _globals['_APPLYCHANGERESPONSE']._serialized_end=860
-  _globals['_LISTSTATUSREQUEST']._serialized_start=862
-  _globals['_LISTSTATUSREQUEST']._serialized_end=881
-  _globals['_LISTSTATUSRESPONSE']._serialized_start=883
-  _globals['_LISTSTATUSRESPONSE']._serialized_end=956
-  _globals['_BACKENDSERVICE']._serialized_start=1260
-  _globals['_BACKENDSERVICE']._serialized_end=1567
+  _globals['_APPLYCHANGEREQUEST']._serialized_end=788
+  _globals['_REQUESTCONTEXT']._serialized_start=790
+  _globals['_REQUESTCONTEXT']._serialized_end=847
+  _globals['_APPLYCHANGERESPONSE']._serialized_start=849
+  _globals['_APPLYCHANGERESPONSE']._serialized_end=971
+  _globals['_LISTSTATUSREQUEST']._serialized_start=973
+  _globals['_LISTSTATUSREQUEST']._serialized_end=992
+  _globals['_LISTSTATUSRESPONSE']._serialized_start=994
+  _globals['_LISTSTATUSRESPONSE']._serialized_end=1067
+  _globals['_BACKENDSERVICE']._serialized_start=1371
+  _globals['_BACKENDSERVICE']._serialized_end=1678
 # @@protoc_insertion_point(module_scope)

@@ -81,20 +81,30 @@ class DescribeBackendResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., synchronous_changes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ApplyChangeRequest(_message.Message):
-    __slots__ = ("operation_id", "kind", "action", "generation", "network", "port")
+    __slots__ = ("operation_id", "kind", "action", "generation", "network", "port", "context")
     OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     operation_id: str
     kind: _resource_status_pb2.ResourceKind
     action: ChangeAction
     generation: int
     network: NetworkSpec
     port: PortSpec
-    def __init__(self, operation_id: _Optional[str] = ..., kind: _Optional[_Union[_resource_status_pb2.ResourceKind, str]] = ..., action: _Optional[_Union[ChangeAction, str]] = ..., generation: _Optional[int] = ..., network: _Optional[_Union[NetworkSpec, _Mapping]] = ..., port: _Optional[_Union[PortSpec, _Mapping]] = ...) -> None: ...
+    context: RequestContext
+    def __init__(self, operation_id: _Optional[str] = ..., kind: _Optional[_Union[_resource_status_pb2.ResourceKind, str]] = ..., action: _Optional[_Union[ChangeAction, str]] = ..., generation: _Optional[int] = ..., network: _Optional[_Union[NetworkSpec, _Mapping]] = ..., port: _Optional[_Union[PortSpec, _Mapping]] = ..., context: _Optional[_Union[RequestContext, _Mapping]] = ...) -> None: ...
+
+class RequestContext(_message.Message):
+    __slots__ = ("request_id", "traceparent")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    traceparent: str
+    def __init__(self, request_id: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class ApplyChangeResponse(_message.Message):
     __slots__ = ("outcome", "status")
