@@ -32,7 +32,6 @@ from quantum_grpc.config import (
     TlsFiles,
     default_data_dir,
 )
-from quantum_grpc.server import build_server
 from quantum_grpc.service.status_rules import Readiness
 from quantum_grpc.startup import StartupError, ensure_free, split_host_port
 from quantum_grpc.store.engine import is_sqlite
@@ -422,6 +421,9 @@ async def _serve(args: argparse.Namespace) -> int:
         )
         if stopping.is_set():
             return 0
+        # Imported here: `plugin` and `agent` commands start without the core's modules.
+        from quantum_grpc.server import build_server
+
         app = await build_server(settings)
         tune_garbage_collector()
         described = ", ".join(f"{b.name} at {b.target}" for b in backends)
