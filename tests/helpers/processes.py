@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import subprocess
@@ -15,12 +16,29 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+# free_port() hands out ports below the kernel's ephemeral range (32768-60999 by default),
+# which servers bound to port 0 (sim children, back-ends, test servers) draw from: a port
+# picked here cannot be taken by one of those between the pick and the bind. Each xdist
+# worker has a slice of its own, walked in turn, so no two workers pick the same port.
+_PORT_BASE = 10_000
+_PORT_SLICE = 2_000
+_picks = itertools.count()
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return int(worker) if worker.isdigit() else 0
+
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nobody listens on right now, and that no other test will pick."""
+    first = _PORT_BASE + (_worker_index() % 10) * _PORT_SLICE
+    for _ in range(_PORT_SLICE):
+        port = first + next(_picks) % _PORT_SLICE
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError(f"no free port in {first}-{first + _PORT_SLICE - 1}")
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
