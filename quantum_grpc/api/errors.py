@@ -16,6 +16,7 @@ import grpc
 from quantum_api.errors import InternalError, InvalidArgument, QuantumError, to_grpc_status
 from quantum_grpc.api.authorization import audit_mutations, authorize_call
 from quantum_grpc.api.context import Context, admit
+from quantum_grpc.api.handlers import rewrap
 from quantum_grpc.auth import Authenticator
 from quantum_grpc.auth.headers import HeaderAuthenticator
 
@@ -112,14 +113,6 @@ def _stream(behavior: Stream, streaming: bool, method: str, admit_call: Admit) -
     return wrapped
 
 
-_HANDLER_FACTORIES: dict[str, Any] = {
-    "unary_unary": grpc.unary_unary_rpc_method_handler,
-    "unary_stream": grpc.unary_stream_rpc_method_handler,
-    "stream_unary": grpc.stream_unary_rpc_method_handler,
-    "stream_stream": grpc.stream_stream_rpc_method_handler,
-}
-
-
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """For every RPC: the caller is authenticated first (client API only), a raised
     QuantumError becomes its status with ErrorInfo, and a request that does not parse is
@@ -146,21 +139,14 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-        for kind, factory in _HANDLER_FACTORIES.items():
+        admit_call = self._admitter(method)
+
+        def wrap(behavior: Any) -> Any:
             # Behaviours are coroutines or async generators (grpc's health Watch is a
             # coroutine calling context.write()); each keeps its own shape.
-            behavior: Any = getattr(handler, kind)  # the stubs type only sync behaviours
-            if behavior is None:
-                continue
-            wrap = _stream if inspect.isasyncgenfunction(behavior) else _unary
-            return factory(  # type: ignore[no-any-return]
-                wrap(
-                    audit_mutations(method, behavior),
-                    handler.request_streaming,
-                    method,
-                    self._admitter(method),
-                ),
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+            shape = _stream if inspect.isasyncgenfunction(behavior) else _unary
+            return shape(
+                audit_mutations(method, behavior), handler.request_streaming, method, admit_call
             )
-        return handler
+
+        return rewrap(handler, wrap, _tolerant(handler.request_deserializer))

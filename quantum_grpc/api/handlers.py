@@ -28,16 +28,17 @@ def rpc_type(handler: Handler) -> str:
     return "SERVER_STREAM" if handler.response_streaming else "UNARY"
 
 
-def rewrap(handler: Handler, wrap: Wrap) -> Handler:
+def rewrap(handler: Handler, wrap: Wrap, request_deserializer: Any = None) -> Handler:
     """``handler`` with its behaviour replaced by ``wrap(behaviour)``, same shape and
-    serializers. Behaviours are coroutines or async generators (or coroutines writing
-    with ``context.write()``): ``wrap`` must keep the kind it is given."""
+    serializers (the request's replaced by ``request_deserializer`` if given). Behaviours
+    are coroutines or async generators (or coroutines writing with ``context.write()``):
+    ``wrap`` must keep the kind it is given."""
     for kind, factory in _FACTORIES.items():
         behavior = getattr(handler, kind)
         if behavior is not None:
             return factory(  # type: ignore[no-any-return]
                 wrap(behavior),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=request_deserializer or handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
     return handler

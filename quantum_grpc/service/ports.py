@@ -32,8 +32,8 @@ from quantum_grpc.service.status_rules import (
     network_is_ready,
     port_is_ready,
 )
-from quantum_grpc.store.models import NetworkRow, PortRow
-from quantum_grpc.store.store import EventKind
+from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
+from quantum_grpc.store.store import EventKind, Tx
 
 
 @dataclass(frozen=True)
@@ -180,18 +180,29 @@ async def update_port(
         # carries the port's interface too, it tries a failed plug again.
         row.failed = False
         row.error_code = row.error_message = ""
-        attachment = await attachment_of(tx.session, row.id)
-        if attachment is not None and attachment.status == AttachmentStatus.ERROR.value:
-            attachment.status = AttachmentStatus.PROVISIONING.value
-            attachment.error_code = attachment.error_message = ""
-            attachment.generation = row.generation
-            await tx.record(attachment, EventKind.MODIFIED)
+        attachment = await retry_failed_attachment(tx, row.id, row.generation)
         await record_port(tx, row, attachment)
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_UPDATE)
         )
     await core.settle(tx)
     return await get_port(core, caller, tenant_id, port_id)
+
+
+async def retry_failed_attachment(
+    tx: Tx, port_id: str, generation: int | None = None
+) -> AttachmentRow | None:
+    """The port's attachment, back to PROVISIONING if it had failed: a change to the port
+    carries its interface too, so it tries a failed plug again (at ``generation``, when the
+    change is a new one)."""
+    attachment = await attachment_of(tx.session, port_id)
+    if attachment is not None and attachment.status == AttachmentStatus.ERROR.value:
+        attachment.status = AttachmentStatus.PROVISIONING.value
+        attachment.error_code = attachment.error_message = ""
+        if generation is not None:
+            attachment.generation = generation
+        await tx.record(attachment, EventKind.MODIFIED)
+    return attachment
 
 
 async def delete_port(

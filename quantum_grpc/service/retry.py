@@ -18,7 +18,6 @@ from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.core import (
     Core,
-    attachment_of,
     check_not_deleting,
     check_revision,
     find_network,
@@ -26,8 +25,8 @@ from quantum_grpc.service.core import (
     record_port,
 )
 from quantum_grpc.service.networks import get_network
-from quantum_grpc.service.ports import get_port
-from quantum_grpc.service.status_rules import AttachmentStatus, NetworkStatus
+from quantum_grpc.service.ports import get_port, retry_failed_attachment
+from quantum_grpc.service.status_rules import NetworkStatus
 from quantum_grpc.store.models import NetworkRow, PortRow
 from quantum_grpc.store.store import EventKind, Resource
 
@@ -94,11 +93,7 @@ async def retry_port(
         _check_failed(row, "port")
         row.failed = False
         _withdraw_observation(row)
-        attachment = await attachment_of(tx.session, row.id)
-        if attachment is not None and attachment.status == AttachmentStatus.ERROR.value:
-            attachment.status = AttachmentStatus.PROVISIONING.value
-            attachment.error_code = attachment.error_message = ""
-            await tx.record(attachment, EventKind.MODIFIED)
+        attachment = await retry_failed_attachment(tx, row.id)
         await record_port(tx, row, attachment)
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_ENSURE)
