@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from quantum_grpc.startup import StartupError
+from quantum_grpc.store import inline_sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -69,7 +70,13 @@ def create_engine(url: str) -> AsyncEngine:
     """An AsyncEngine for ``url`` with the per-connection settings each database needs."""
     # A ping per checkout finds a PostgreSQL connection the server dropped; a local SQLite
     # file cannot drop one, and the ping is a round trip to the driver's thread per session.
-    engine = create_async_engine(async_url(url), pool_pre_ping=not is_sqlite(url))
+    if is_sqlite(url):
+        # Statements run on the loop's thread, not through aiosqlite's (inline_sqlite.py).
+        engine = create_async_engine(
+            async_url(url), pool_pre_ping=False, async_creator=inline_sqlite.creator(make_url(url))
+        )
+    else:
+        engine = create_async_engine(async_url(url), pool_pre_ping=True)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     elif make_url(url).get_backend_name() == "postgresql":
