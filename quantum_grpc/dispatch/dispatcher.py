@@ -20,6 +20,7 @@ commits (watch/pg_waker.py), so the answer looks the same on every replica.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -38,16 +39,20 @@ from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.metrics import NO_METRICS, Observer
 from quantum_grpc.service.backend_input import MAX_ERROR_MESSAGE, bounded, bounded_text, problem
 from quantum_grpc.service.reports import limited, log_truncations, record_answer
-from quantum_grpc.store.models import OutboxRow
-from quantum_grpc.store.store import Store
+from quantum_grpc.store.models import NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.store import Resource, Store
 
 log = logging.getLogger(__name__)
+# A resource as a back-end's answer left it, or None when that is not known.
+Answered = NetworkRow | PortRow | None
 # The error code of a change whose answer the core could not take (docs/plugin-guide.md).
 BACKEND_INPUT_REJECTED = "BACKEND_INPUT_REJECTED"
 
 # How often a replica that does not lead checks the outbox while a mutation waits for the
 # leader to dispatch it, should a notification be lost.
 FOLLOWER_CHECK = 0.25
+# How many shard keys (networks) the dispatcher remembers as fully known in memory.
+MAX_TRUSTED_KEYS = 100_000
 # How often the leader reads the whole outbox, should another replica's hint be lost.
 SWEEP_INTERVAL = 1.0
 
@@ -81,7 +86,14 @@ class Dispatcher:
         self._retry_max = retry_max
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
-        self._done: dict[int, asyncio.Future[None]] = {}
+        # This process's own entries not yet dispatched, by shard key in id order, as its
+        # commits handed them over; and the keys whose outbox they are all of (see
+        # _next_entry): those are dispatched without reading the outbox back.
+        self._queued: dict[str, list[OutboxRow]] = {}
+        self._complete: set[str] = set()
+        # Settles waiting on this process's dispatch, by outbox entry id: the result is the
+        # resource as its back-end's answer left it (None: not known).
+        self._done: dict[int, asyncio.Future[Answered]] = {}
         self._closed = False
         self._leading = False
         # Settles waiting on another replica's dispatch, by outbox entry id: woken when the
@@ -90,21 +102,41 @@ class Dispatcher:
         self._sweeper: asyncio.Task[None] | None = None
         # Apply call and dispatch latency (quantum_grpc/metrics.py).
         self.metrics: Observer = NO_METRICS
-        store.add_listener(self._on_commit)
+        store.add_outbox_listener(self._on_commit)
         store.add_remote_listener(self._on_remote_commit)
 
-    def _on_commit(self, _head: int, entries: list[OutboxRow]) -> None:
+    def _on_commit(self, entries: list[OutboxRow], dropped: set[str]) -> None:
         if not self._leading:
             return
+        for key in dropped:
+            # A resync replaced these keys' entries: what is queued of them is gone.
+            self._queued.pop(key, None)
         loop = asyncio.get_running_loop()
+        alone = self._alone()
         for entry in entries:
             self._done.setdefault(entry.id, loop.create_future())
+            if alone:
+                self._queue(entry)
             self.kick(entry.shard_key)
+
+    def _alone(self) -> bool:
+        """Whether this process is alone on its database (no replica's notify channel)."""
+        return self._store.notify_channel is None
+
+    def _queue(self, entry: OutboxRow) -> None:
+        queued = self._queued.setdefault(entry.shard_key, [])
+        # Ids follow commit order (taken under the revision counter's lock), and so do
+        # commit listeners, but keep the order by id whatever happens.
+        if queued and queued[-1].id > entry.id:
+            bisect.insort(queued, entry, key=_entry_id)
+        else:
+            queued.append(entry)
 
     def _on_remote_commit(self, shard_keys: list[str], removed: list[int]) -> None:
         # Another replica recorded changes: the leader dispatches them. Or it dispatched
         # changes this one waits for.
         for key in shard_keys:
+            self._complete.discard(key)
             self.kick(key)
         for entry_id in removed:
             waiting = self._awaited.get(entry_id)
@@ -139,6 +171,12 @@ class Dispatcher:
         """Stop dispatching (another replica leads now); what is left stays in the outbox."""
         self._leading = False
         await self._cancel_drains()
+        self._forget()
+
+    def _forget(self) -> None:
+        """Whoever leads next finds every entry in the outbox."""
+        self._queued.clear()
+        self._complete.clear()
 
     def kick(self, shard_key: str) -> None:
         """Make sure the changes of ``shard_key`` are being dispatched."""
@@ -150,16 +188,20 @@ class Dispatcher:
             return
         self._drains[shard_key] = asyncio.create_task(self._drain(shard_key))
 
-    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> None:
-        """Wait until ``entries`` were dispatched, or ``timeout`` seconds."""
+    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> list[Resource]:
+        """Wait until ``entries`` were dispatched, or ``timeout`` seconds; returns the
+        resources as their back-ends' answers left them, where this process applied them
+        (none after a timeout)."""
         waits = [self._done[e.id] for e in entries if e.id in self._done]
         if waits:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(asyncio.gather(*waits)), timeout)
+                answers = await asyncio.wait_for(asyncio.shield(asyncio.gather(*waits)), timeout)
+                return [row for row in answers if row is not None]
         elif not self._leading and entries:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._left_outbox([e.id for e in entries])
+        return []
 
     async def _left_outbox(self, ids: list[int]) -> None:
         """Return once none of ``ids`` is in the outbox: told by the leader's announcement
@@ -193,6 +235,7 @@ class Dispatcher:
         """Stop dispatching; what is left stays in the outbox for the next start."""
         self._closed = True
         await self._cancel_drains()
+        self._forget()
 
     async def _cancel_drains(self) -> None:
         tasks = [t for t in self._drains.values() if not t.done()]
@@ -207,13 +250,7 @@ class Dispatcher:
         while True:
             self._again.discard(shard_key)
             try:
-                async with self._store.read() as session:
-                    entry = await session.scalar(
-                        select(OutboxRow)
-                        .where(OutboxRow.shard_key == shard_key)
-                        .order_by(OutboxRow.id)
-                        .limit(1)
-                    )
+                entry = await self._next_entry(shard_key)
             except StorageUnavailable:
                 await asyncio.sleep(self._retry_max)
                 continue
@@ -223,6 +260,54 @@ class Dispatcher:
                 self._drains.pop(shard_key, None)
                 return
             await self._deliver(entry)
+
+    async def _next_entry(self, shard_key: str) -> OutboxRow | None:
+        """The oldest entry of ``shard_key`` still to dispatch.
+
+        Read from the outbox, unless what this process queued in memory is known to be the
+        whole of it: once a read found the key's outbox empty, every later entry of the
+        key is one of this process's commits, handed over in order (_on_commit). Only a
+        process alone on its database may trust that: with replicas (a notify channel),
+        another's entry could come first and a lost notification would hide it, so every
+        entry is read. A resync's drop empties the queue (the resync's own entries follow).
+        """
+        alone = self._alone()
+        if not alone:
+            self._queued.pop(shard_key, None)
+        elif shard_key in self._complete:
+            queued = self._queued.get(shard_key)
+            if queued:
+                return queued.pop(0)
+            self._queued.pop(shard_key, None)
+            return None
+        async with self._store.read() as session:
+            entry = await session.scalar(
+                select(OutboxRow)
+                .where(OutboxRow.shard_key == shard_key)
+                .order_by(OutboxRow.id)
+                .limit(1)
+            )
+        queued = self._queued.get(shard_key)
+        if entry is None:
+            if not alone:
+                return None
+            # Whatever is queued now was committed after the read began: it is the whole
+            # outbox of the key (an entry committed before the read would have been read,
+            # and a commit's listeners run before anything else can read it: on SQLite,
+            # the only database without replicas, nothing runs between the two).
+            if len(self._complete) >= MAX_TRUSTED_KEYS:
+                self._complete.clear()  # forgetting is safe: those keys are read again
+            self._complete.add(shard_key)
+            return await self._next_entry(shard_key)
+        if queued:
+            # The outbox is read in id order: what is queued up to this entry is this one,
+            # or was dropped meanwhile.
+            kept = [e for e in queued if e.id > entry.id]
+            if kept:
+                self._queued[shard_key] = kept
+            else:
+                self._queued.pop(shard_key, None)
+        return entry
 
     async def _deliver(self, entry: OutboxRow) -> None:
         request = backend_pb2.ApplyChangeRequest.FromString(entry.request)
@@ -294,31 +379,31 @@ class Dispatcher:
                 _rejection(entry, "the core could not record the back-end's answer"),
                 None,
             ]
+        answered: Answered = None
         for candidate in candidates:
             try:
-                await self._record(entry, candidate)
+                answered = await self._record(entry, candidate)
                 break
             except Exception:
                 log.exception(
                     "could not record %s of back-end %s", entry.operation_id, entry.backend
                 )
         self.metrics.dispatched(entry.backend, entry.created_at)
-        self._resolve(entry.id)
+        self._resolve(entry.id, answered)
 
-    async def _record(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> None:
+    async def _record(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> Answered:
         while True:
             try:
-                await record_answer(self._store, entry.id, entry.backend, status)
-                return
+                return await record_answer(self._store, entry.id, entry.backend, status)
             except StorageUnavailable:
                 # The change reached the back-end; keep trying to record that, since a
                 # re-dispatch after restart would be a harmless retry by operation id.
                 await asyncio.sleep(self._retry_max)
 
-    def _resolve(self, entry_id: int) -> None:
+    def _resolve(self, entry_id: int, answered: Answered = None) -> None:
         future = self._done.pop(entry_id, None)
         if future is not None and not future.done():
-            future.set_result(None)
+            future.set_result(answered)
 
     async def _pending(self, entry_id: int) -> bool:
         try:
@@ -326,6 +411,10 @@ class Dispatcher:
                 return await session.get(OutboxRow, entry_id) is not None
         except StorageUnavailable:
             return True
+
+
+def _entry_id(entry: OutboxRow) -> int:
+    return entry.id
 
 
 def _call_metadata(context: backend_pb2.RequestContext) -> tuple[tuple[str, str], ...]:

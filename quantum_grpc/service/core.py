@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,17 +29,21 @@ from quantum_grpc.service.status_rules import (
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
 from quantum_grpc.store.store import EventKind, Resource, Store, Tx
 
+# What a mutation answers with after its back-end's answer.
+Answerable = TypeVar("Answerable", NetworkRow, PortRow)
+
 
 class Settler(Protocol):
     """Waits, for a bounded time, until recorded changes reached their back-end."""
 
-    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> None:
-        """Return once every entry was dispatched, or after ``timeout`` seconds."""
+    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> list[Resource]:
+        """Return once every entry was dispatched, or after ``timeout`` seconds, with the
+        resources as the back-ends' answers left them (those known)."""
 
 
 class _NoDispatch:
-    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> None:
-        return None
+    async def settle(self, entries: Sequence[OutboxRow], timeout: float) -> list[Resource]:
+        return []
 
 
 @dataclass
@@ -53,13 +57,26 @@ class Core:
     # replica (docs/operations.md, "Page tokens"); a core built without one gets its own.
     pages: PageTokens = field(default_factory=PageTokens)
 
-    async def settle(self, tx: Tx) -> None:
-        """Give a synchronous back-end the time to answer before we respond.
+    async def settle(self, tx: Tx) -> dict[str, Resource]:
+        """Give a synchronous back-end the time to answer before we respond; returns the
+        resources as the answers left them, by id (a caller answers with one of those
+        instead of reading it again).
 
         docs/architecture.md, "The path of a mutation", step 5.
         """
-        if tx.outbox:
-            await self.dispatch.settle(tx.outbox, self.settings.sync_wait)
+        if not tx.outbox:
+            return {}
+        answered = await self.dispatch.settle(tx.outbox, self.settings.sync_wait)
+        return {row.id: row for row in answered}
+
+    async def settle_then(
+        self, tx: Tx, kind: type[Answerable], row_id: str, read: Callable[[], Awaitable[Answerable]]
+    ) -> Answerable:
+        """:meth:`settle`, then resource ``row_id`` as its back-end's answer left it, or as
+        ``read`` finds it when no answer of this process says (a timeout, another replica
+        dispatched it, the answer was only ``ACCEPTED``)."""
+        row = (await self.settle(tx)).get(row_id)
+        return row if isinstance(row, kind) else await read()
 
     def strict(self, require_ready: bool) -> str:
         """Why a change to a not-ready resource must be refused, or "" when it is accepted

@@ -92,8 +92,9 @@ async def create_network(
         tx.enqueue(
             row.backend, row.id, row.id, network_change(row, backend_pb2.CHANGE_ACTION_CREATE)
         )
-    await core.settle(tx)
-    return await get_network(core, caller, tenant, row.id)
+    return await core.settle_then(
+        tx, NetworkRow, row.id, lambda: get_network(core, caller, tenant, row.id)
+    )
 
 
 async def update_network(
@@ -127,8 +128,9 @@ async def update_network(
         tx.enqueue(
             row.backend, row.id, row.id, network_change(row, backend_pb2.CHANGE_ACTION_UPDATE)
         )
-    await core.settle(tx)
-    return await get_network(core, caller, tenant_id, network_id)
+    return await core.settle_then(
+        tx, NetworkRow, network_id, lambda: get_network(core, caller, tenant_id, network_id)
+    )
 
 
 async def delete_network(

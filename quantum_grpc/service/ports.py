@@ -140,8 +140,9 @@ async def create_port(
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_CREATE)
         )
-    await core.settle(tx)
-    return await get_port(core, caller, tenant, row.id)
+    return await core.settle_then(
+        tx, PortRow, row.id, lambda: get_port(core, caller, tenant, row.id)
+    )
 
 
 async def update_port(
@@ -185,8 +186,9 @@ async def update_port(
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_UPDATE)
         )
-    await core.settle(tx)
-    return await get_port(core, caller, tenant_id, port_id)
+    return await core.settle_then(
+        tx, PortRow, port_id, lambda: get_port(core, caller, tenant_id, port_id)
+    )
 
 
 async def retry_failed_attachment(

@@ -18,6 +18,7 @@ from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from quantum_api.enums import short_name
 from quantum_api.errors import BackendInputRejected, BackendNotOwner
@@ -388,13 +389,25 @@ async def _set_attachment(
 
 async def record_answer(
     store: Store, entry_id: int, backend: str, status: rs.ResourceStatus | None
-) -> None:
+) -> NetworkRow | PortRow | None:
     """A dispatched change leaves the outbox, and the back-end's answer (``DONE`` with a
     status, or a refusal turned into one) is applied, in one transaction; an entry that is
-    already gone (a resync replaced it) is not applied again."""
+    already gone (a resync replaced it) is not applied again.
+
+    Returns the resource as the answer left it (None: nothing was applied, or the answer
+    deleted it), so the call that made the change can answer without reading it again."""
     async with store.write() as tx:
         if await tx.remove_outbox(entry_id) and status is not None:
             await apply_status(tx, backend, status)
+            return _loaded(tx.session, status)
+    return None
+
+
+def _loaded(session: AsyncSession, status: rs.ResourceStatus) -> NetworkRow | PortRow | None:
+    """The row ``status`` is about if the session holds it (apply_status loaded it)."""
+    kind = NetworkRow if status.kind == rs.RESOURCE_KIND_NETWORK else PortRow
+    row = session.identity_map.get(identity_key(kind, status.resource_id))
+    return row if isinstance(row, NetworkRow | PortRow) and row not in session.deleted else None
 
 
 async def mark_backend_unavailable(store: Store, backend: str) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc.convert import network_change, port_change
@@ -61,11 +61,7 @@ async def resync(
             members: list[NetworkRow | PortRow] = [network, *ports_of[network.id]]
             if all(r.id in pending or held.get(r.id, 0) >= r.generation for r in members):
                 continue
-            await tx.session.execute(
-                delete(OutboxRow).where(
-                    OutboxRow.backend == backend, OutboxRow.shard_key == network.id
-                )
-            )
+            await tx.drop_outbox(backend, network.id)
             resent += await _rewrite(tx, network, ports_of[network.id], held)
     return tally, resent
 

@@ -67,8 +67,9 @@ async def retry_network(
         tx.enqueue(
             row.backend, row.id, row.id, network_change(row, backend_pb2.CHANGE_ACTION_ENSURE)
         )
-    await core.settle(tx)
-    return await get_network(core, caller, tenant_id, network_id)
+    return await core.settle_then(
+        tx, NetworkRow, network_id, lambda: get_network(core, caller, tenant_id, network_id)
+    )
 
 
 async def retry_port(
@@ -98,5 +99,6 @@ async def retry_port(
         tx.enqueue(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_ENSURE)
         )
-    await core.settle(tx)
-    return await get_port(core, caller, tenant_id, port_id)
+    return await core.settle_then(
+        tx, PortRow, port_id, lambda: get_port(core, caller, tenant_id, port_id)
+    )

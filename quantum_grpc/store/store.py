@@ -19,11 +19,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import Table, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from quantum_api.enums import short_name
 from quantum_api.errors import InvalidArgument, StorageUnavailable
@@ -91,15 +91,23 @@ class Tx:
         # Outbox entries this transaction removed (dispatched): a replica waiting for their
         # dispatch wants to know.
         self.removed: list[int] = []
+        # Shard keys whose pending outbox entries this transaction dropped (a resync
+        # re-sends them): the dispatcher forgets what it held of them.
+        self.dropped: set[str] = set()
+        self._connection: AsyncConnection | None = None
+
+    async def connection(self) -> AsyncConnection:
+        """The transaction's connection, for Core statements (no ORM processing, no
+        autoflush)."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+        return self._connection
 
     async def _next_revision(self) -> int:
-        result = await self.session.execute(
-            update(RevisionCounter)
-            .where(RevisionCounter.id == 1)
-            .values(value=RevisionCounter.value + 1)
-            .returning(RevisionCounter.value)
-        )
-        self.head = int(result.scalar_one())
+        # On the session's connection: a Core statement, no ORM processing and no autoflush
+        # (the row's pending changes go out in one UPDATE with its new revision, in record).
+        connection = await self.connection()
+        self.head = int((await connection.execute(_NEXT_REVISION)).scalar_one())
         return self.head
 
     async def record(self, row: Resource, kind: EventKind) -> int:
@@ -108,10 +116,7 @@ class Tx:
         For ADDED the row is added to the session; for DELETED it is deleted after its
         last snapshot is taken.
         """
-        # Not autoflushed first: the row's pending changes go out in one UPDATE with its
-        # new revision below, instead of one UPDATE now and a second one at the flush.
-        with self.session.no_autoflush:
-            revision = await self._next_revision()
+        revision = await self._next_revision()
         stamp = now()
         row.revision = revision
         row.updated_at = stamp
@@ -120,22 +125,24 @@ class Tx:
             row.created_at = stamp
             self.session.add(row)
         resource_kind, network_id = _locate(row)
-        event_row = EventRow(
-            revision=revision,
-            tenant_id=row.tenant_id,
-            resource_kind=resource_kind.value,
-            resource_id=row.id,
-            network_id=network_id,
-            event_kind=kind.value,
-            status=row.status,
-            snapshot=self._encode_snapshot(row),
-            created_at=stamp,
-        )
-        self.session.add(event_row)
-        self.events.append(event_row)
+        fields = {
+            "revision": revision,
+            "tenant_id": row.tenant_id,
+            "resource_kind": resource_kind.value,
+            "resource_id": row.id,
+            "network_id": network_id,
+            "event_kind": kind.value,
+            "status": row.status,
+            "snapshot": self._encode_snapshot(row),
+            "created_at": stamp,
+        }
         if kind is EventKind.DELETED:
             await self.session.delete(row)
         await self.session.flush()
+        # The event as a Core insert: the log is append-only, the unit of work has nothing
+        # to track about it. The row handed to the listeners is never attached.
+        await (await self.connection()).execute(_APPEND_EVENT, fields)
+        self.events.append(EventRow(**fields))
         return revision
 
     def enqueue(
@@ -165,11 +172,31 @@ class Tx:
 
     async def remove_outbox(self, entry_id: int) -> bool:
         """Drop a dispatched outbox entry; False when it was already gone."""
-        result = await self.session.execute(delete(OutboxRow).where(OutboxRow.id == entry_id))
-        removed = bool(getattr(result, "rowcount", 0))
+        result = await (await self.connection()).execute(_REMOVE_OUTBOX, {"entry_id": entry_id})
+        removed = bool(result.rowcount)
         if removed:
             self.removed.append(entry_id)
         return removed
+
+    async def drop_outbox(self, backend: str, shard_key: str) -> None:
+        """Drop every pending change of ``backend`` for ``shard_key`` (about to be re-sent)."""
+        await self.session.execute(
+            delete(OutboxRow).where(OutboxRow.backend == backend, OutboxRow.shard_key == shard_key)
+        )
+        self.dropped.add(shard_key)
+
+
+# Core statements, built once: they run on every create and every back-end answer.
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_REMOVE_OUTBOX = delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("entry_id"))
+_COUNTER = cast(Table, RevisionCounter.__table__)
+_NEXT_REVISION = (
+    update(_COUNTER)
+    .where(_COUNTER.c.id == 1)
+    .values(value=_COUNTER.c.value + 1)
+    .returning(_COUNTER.c.value)
+)
+_APPEND_EVENT = insert(cast(Table, EventRow.__table__))
 
 
 def _refused_data(exc: DataError | IntegrityError) -> InvalidArgument:
@@ -203,6 +230,7 @@ class Store:
         self._write_lock = asyncio.Lock() if serialize_writes else None
         self._listeners: list[Callable[[int, list[OutboxRow]], None]] = []
         self._event_listeners: list[Callable[[list[EventRow]], None]] = []
+        self._outbox_listeners: list[Callable[[list[OutboxRow], set[str]], None]] = []
         # PostgreSQL channel each write transaction notifies at commit (other replicas
         # listen on it, watch/pg_waker.py); None: no other replica to tell.
         self.notify_channel: str | None = None
@@ -228,6 +256,13 @@ class Store:
         of :meth:`add_listener`; commits of other replicas reach only those."""
         self._event_listeners.append(listener)
 
+    def add_outbox_listener(self, listener: Callable[[list[OutboxRow], set[str]], None]) -> None:
+        """Call ``listener(added, dropped)`` after each of this process's commits that
+        changed the outbox: the entries it added, in id order, and the shard keys whose
+        earlier entries it dropped (:meth:`Tx.drop_outbox`); before the listeners of
+        :meth:`add_listener`."""
+        self._outbox_listeners.append(listener)
+
     # -- session lifetimes -------------------------------------------------------------
     async def _end(
         self,
@@ -250,12 +285,15 @@ class Store:
             try:
                 if commit:
                     await session.commit()
+                    # Before the close, whose round trip would let other tasks read what was
+                    # committed before its listeners heard of it (the dispatcher relies on
+                    # hearing first: Dispatcher._next_entry).
+                    if committed is not None:
+                        committed()
             finally:
                 # Closing rolls back whatever is uncommitted and keeps loaded rows usable
                 # (an explicit rollback would expire them).
                 await session.close()
-            if committed is not None:
-                committed()
         except BaseException:
             if not discard:
                 await session.invalidate()
@@ -350,6 +388,9 @@ class Store:
         if tx.events:
             for event_listener in self._event_listeners:
                 event_listener(tx.events)
+        if tx.outbox or tx.dropped:
+            for outbox_listener in self._outbox_listeners:
+                outbox_listener(tx.outbox, tx.dropped)
         if tx.head or tx.outbox:
             for listener in self._listeners:
                 listener(tx.head, tx.outbox)
