@@ -65,7 +65,12 @@ PICKS: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {
     ],
     "statements": [
         (f"{operation}: {what}", (operation, what), False)
-        for operation in ("create_port (no dispatch)", "report (link toggle)", "get_port")
+        for operation in (
+            "create_port (no dispatch)",
+            "create_port (whole, sync sim)",
+            "report (link toggle)",
+            "get_port",
+        )
         for what in ("sessions", "statements")
     ],
     "fanout": [

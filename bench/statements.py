@@ -6,7 +6,10 @@ Unlike timings these counts do not move with the machine's load, so they show wh
 of issue 14 saved even on a busy machine. The core runs in this process (no gRPC, no
 dispatcher: a create's back-end round trip is left out), on a fresh SQLite file by
 default; its watch hub runs as in ``serve`` and is waited for after each operation, so its
-log reads are counted. Prints one JSON object: per operation, the averages over ``--n``.
+log reads are counted. ``create_port (whole, sync sim)`` is the whole of a CreatePort
+instead: a real server and a ``sync`` sim in this process, called over gRPC, counted
+until the call returns (dispatch, the back-end's answer and the reply included). Prints
+one JSON object: per operation, the averages over ``--n``.
 ``bench.ab --sections statements`` runs it for an earlier copy of the code as well.
 """
 
@@ -26,6 +29,7 @@ from sqlalchemy import event
 
 from quantum_api.plugin.v1 import resource_status_pb2 as rs
 from quantum_api.v1 import port_pb2
+from quantum_client import AsyncClient
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.convert import snapshot_of
 from quantum_grpc.service import networks, ports
@@ -34,7 +38,10 @@ from quantum_grpc.service.core import Core
 from quantum_grpc.service.reports import receive_report
 from quantum_grpc.store.engine import create_engine, is_sqlite, upgrade
 from quantum_grpc.store.store import Store
+from quantum_grpc.server import build_server
 from quantum_grpc.watch.hub import WatchHub
+from quantum_plugins.sim.profiles import make_profile
+from quantum_plugins.sim.server import build_sim_server
 
 BACKEND = "sim"
 TENANT = "bench"
@@ -136,6 +143,35 @@ async def measure(url: str, n: int) -> dict[str, dict[str, float]]:
         await store.close()
 
 
+async def measure_whole_create(url: str, n: int) -> dict[str, float]:
+    """Average sessions, statements and commits of a whole CreatePort on a ``sync`` sim."""
+    _server, port, sim = await build_sim_server(make_profile("sync"), listen="127.0.0.1:0")
+    settings = Settings(
+        database_url=url,
+        backends=(BackendTarget(sim.name, f"127.0.0.1:{port}"),),
+        listen="127.0.0.1:0",
+        grace=0,
+    )
+    app = await build_server(settings)
+    client = AsyncClient(f"127.0.0.1:{app.port}", TENANT, admin=False)
+    try:
+        link = app.links.get(sim.name)
+        assert link is not None
+        await link.ready.wait()
+        network = await client.create_network("whole")
+        await client.wait_for_status("network", network.id, "AVAILABLE", timeout=30)
+        await client.create_port(network.id)
+        counts: Counter[str] = Counter()
+        _count(app.store.engine, counts)
+        for _ in range(n):
+            await client.create_port(network.id)
+        return {k: round(counts[k] / n, 2) for k in ("sessions", "statements", "commits")}
+    finally:
+        await client.close()
+        await app.stop(0)
+        await sim.stop(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m bench.statements``."""
     parser = argparse.ArgumentParser(
@@ -146,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'quantum.db'}"
-        print(json.dumps(asyncio.run(measure(url, args.n)), indent=2))
+        found = asyncio.run(measure(url, args.n))
+        whole = args.database_url or f"sqlite:///{Path(scratch) / 'whole.db'}"
+        found["create_port (whole, sync sim)"] = asyncio.run(measure_whole_create(whole, args.n))
+        print(json.dumps(found, indent=2))
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import contextlib
 import logging
 import time
@@ -38,9 +39,9 @@ from quantum_grpc.api.request_ids import REQUEST_ID_HEADER, TRACEPARENT_HEADER
 from quantum_grpc.dispatch.backends import BackendLinks
 from quantum_grpc.metrics import NO_METRICS, Observer
 from quantum_grpc.service.backend_input import MAX_ERROR_MESSAGE, bounded, bounded_text, problem
-from quantum_grpc.service.reports import limited, log_truncations, record_answer
+from quantum_grpc.service.reports import Recorded, limited, log_truncations, record_answer
 from quantum_grpc.store.models import NetworkRow, OutboxRow, PortRow
-from quantum_grpc.store.store import Resource, Store
+from quantum_grpc.store.store import Resource, Store, first_outbox_entry
 
 log = logging.getLogger(__name__)
 # A resource as a back-end's answer left it, or None when that is not known.
@@ -51,6 +52,9 @@ BACKEND_INPUT_REJECTED = "BACKEND_INPUT_REJECTED"
 # How often a replica that does not lead checks the outbox while a mutation waits for the
 # leader to dispatch it, should a notification be lost.
 FOLLOWER_CHECK = 0.25
+# How many entries dispatched before their own commit's listener ran are remembered
+# (Dispatcher._early): far more than can be in that window at once.
+EARLY_KEPT = 1024
 # How many shard keys (networks) the dispatcher remembers as fully known in memory.
 MAX_TRUSTED_KEYS = 100_000
 # How often the leader reads the whole outbox, should another replica's hint be lost.
@@ -91,9 +95,17 @@ class Dispatcher:
         # _next_entry): those are dispatched without reading the outbox back.
         self._queued: dict[str, list[OutboxRow]] = {}
         self._complete: set[str] = set()
+        # With replicas: the next entry of a key as the transaction that recorded the
+        # previous one's answer read it (None: there was none). Dropped when the key is
+        # kicked again meanwhile, since a commit may then have added one it did not see.
+        self._read_ahead: dict[str, OutboxRow | None] = {}
         # Settles waiting on this process's dispatch, by outbox entry id: the result is the
         # resource as its back-end's answer left it (None: not known).
         self._done: dict[int, asyncio.Future[Answered]] = {}
+        # Entries dispatched before their commit's listener ran (with replicas, another
+        # task may read a commit from the database before its own listener hears of it):
+        # their settle must not wait for a dispatch that is over. The newest few.
+        self._early: collections.OrderedDict[int, Answered] = collections.OrderedDict()
         self._closed = False
         self._leading = False
         # Settles waiting on another replica's dispatch, by outbox entry id: woken when the
@@ -114,6 +126,10 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         alone = self._alone()
         for entry in entries:
+            if entry.id in self._early:
+                # Read from the outbox and dispatched already: nothing to wait for or queue.
+                del self._early[entry.id]
+                continue
             self._done.setdefault(entry.id, loop.create_future())
             if alone:
                 self._queue(entry)
@@ -177,6 +193,7 @@ class Dispatcher:
         """Whoever leads next finds every entry in the outbox."""
         self._queued.clear()
         self._complete.clear()
+        self._read_ahead.clear()
 
     def kick(self, shard_key: str) -> None:
         """Make sure the changes of ``shard_key`` are being dispatched."""
@@ -248,7 +265,9 @@ class Dispatcher:
 
     async def _drain(self, shard_key: str) -> None:
         while True:
-            self._again.discard(shard_key)
+            if shard_key in self._again:
+                self._again.discard(shard_key)
+                self._read_ahead.pop(shard_key, None)
             try:
                 entry = await self._next_entry(shard_key)
             except StorageUnavailable:
@@ -274,6 +293,8 @@ class Dispatcher:
         alone = self._alone()
         if not alone:
             self._queued.pop(shard_key, None)
+            if shard_key in self._read_ahead:
+                return self._read_ahead.pop(shard_key)
         elif shard_key in self._complete:
             queued = self._queued.get(shard_key)
             if queued:
@@ -281,12 +302,7 @@ class Dispatcher:
             self._queued.pop(shard_key, None)
             return None
         async with self._store.read() as session:
-            entry = await session.scalar(
-                select(OutboxRow)
-                .where(OutboxRow.shard_key == shard_key)
-                .order_by(OutboxRow.id)
-                .limit(1)
-            )
+            entry = await first_outbox_entry(session, shard_key)
         queued = self._queued.get(shard_key)
         if entry is None:
             if not alone:
@@ -379,22 +395,30 @@ class Dispatcher:
                 _rejection(entry, "the core could not record the back-end's answer"),
                 None,
             ]
-        answered: Answered = None
+        recorded = Recorded()
         for candidate in candidates:
             try:
-                answered = await self._record(entry, candidate)
+                recorded = await self._record(entry, candidate)
                 break
             except Exception:
                 log.exception(
                     "could not record %s of back-end %s", entry.operation_id, entry.backend
                 )
+        else:
+            self._read_ahead.pop(entry.shard_key, None)
         self.metrics.dispatched(entry.backend, entry.created_at)
-        self._resolve(entry.id, answered)
+        self._resolve(entry.id, recorded.resource)
 
-    async def _record(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> Answered:
+    async def _record(self, entry: OutboxRow, status: rs.ResourceStatus | None) -> Recorded:
+        key = "" if self._alone() else entry.shard_key
         while True:
             try:
-                return await record_answer(self._store, entry.id, entry.backend, status)
+                recorded = await record_answer(
+                    self._store, entry.id, entry.backend, status, next_of=key
+                )
+                if key:
+                    self._read_ahead[key] = recorded.next_entry
+                return recorded
             except StorageUnavailable:
                 # The change reached the back-end; keep trying to record that, since a
                 # re-dispatch after restart would be a harmless retry by operation id.
@@ -402,7 +426,11 @@ class Dispatcher:
 
     def _resolve(self, entry_id: int, answered: Answered = None) -> None:
         future = self._done.pop(entry_id, None)
-        if future is not None and not future.done():
+        if future is None:
+            self._early[entry_id] = answered
+            if len(self._early) > EARLY_KEPT:
+                self._early.popitem(last=False)
+        elif not future.done():
             future.set_result(answered)
 
     async def _pending(self, entry_id: int) -> bool:

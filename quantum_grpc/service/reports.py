@@ -18,7 +18,7 @@ from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import instance_state
 
 from quantum_api.enums import short_name
 from quantum_api.errors import BackendInputRejected, BackendNotOwner
@@ -44,8 +44,8 @@ from quantum_grpc.service.status_rules import (
     derive_port_status,
     transition_allowed,
 )
-from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
-from quantum_grpc.store.store import EventKind, Store, Tx
+from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.store import EventKind, Store, Tx, first_outbox_entry
 
 log = logging.getLogger(__name__)
 # A back-end repeating the same mistake thousands of times gets one line per interval.
@@ -387,27 +387,52 @@ async def _set_attachment(
     return True
 
 
+@dataclass
+class Recorded:
+    """What :func:`record_answer` did."""
+
+    #: The resource as the answer left it, so the call that made the change can answer
+    #: without reading it again (None: nothing was applied, or the answer deleted it).
+    resource: NetworkRow | PortRow | None = None
+    #: With ``next_of``: the shard key's next outbox entry, as the same transaction read it.
+    next_entry: OutboxRow | None = None
+
+
 async def record_answer(
-    store: Store, entry_id: int, backend: str, status: rs.ResourceStatus | None
-) -> NetworkRow | PortRow | None:
+    store: Store,
+    entry_id: int,
+    backend: str,
+    status: rs.ResourceStatus | None,
+    *,
+    next_of: str = "",
+) -> Recorded:
     """A dispatched change leaves the outbox, and the back-end's answer (``DONE`` with a
     status, or a refusal turned into one) is applied, in one transaction; an entry that is
-    already gone (a resync replaced it) is not applied again.
-
-    Returns the resource as the answer left it (None: nothing was applied, or the answer
-    deleted it), so the call that made the change can answer without reading it again."""
+    already gone (a resync replaced it) is not applied again. With ``next_of`` the same
+    transaction reads that shard key's next entry (a session fewer for the dispatcher)."""
+    recorded = Recorded()
     async with store.write() as tx:
         if await tx.remove_outbox(entry_id) and status is not None:
+            # Loaded first and held: apply_status finds it in the session (whose identity
+            # map holds rows only weakly) and changes this very object.
+            row = await _resource_of(tx.session, status)
             await apply_status(tx, backend, status)
-            return _loaded(tx.session, status)
+            if row is not None and not instance_state(row).was_deleted:
+                recorded.resource = row
+        if next_of:
+            recorded.next_entry = await first_outbox_entry(tx.session, next_of)
+    return recorded
+
+
+async def _resource_of(
+    session: AsyncSession, status: rs.ResourceStatus
+) -> NetworkRow | PortRow | None:
+    """The network or port ``status`` is about, if any."""
+    if status.kind == rs.RESOURCE_KIND_NETWORK:
+        return await session.get(NetworkRow, status.resource_id)
+    if status.kind == rs.RESOURCE_KIND_PORT:
+        return await session.get(PortRow, status.resource_id)
     return None
-
-
-def _loaded(session: AsyncSession, status: rs.ResourceStatus) -> NetworkRow | PortRow | None:
-    """The row ``status`` is about if the session holds it (apply_status loaded it)."""
-    kind = NetworkRow if status.kind == rs.RESOURCE_KIND_NETWORK else PortRow
-    row = session.identity_map.get(identity_key(kind, status.resource_id))
-    return row if isinstance(row, NetworkRow | PortRow) and row not in session.deleted else None
 
 
 async def mark_backend_unavailable(store: Store, backend: str) -> int:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from quantum_grpc.startup import StartupError
@@ -66,17 +68,46 @@ def _postgresql_settings(dbapi_connection: object, _record: object) -> None:
     dbapi_connection.commit()  # type: ignore[attr-defined]
 
 
+# A pooled connection unused this long is pinged before it is handed out again.
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Ping a connection on checkout only when it sat in the pool for PING_AFTER_IDLE.
+
+    A ping finds a connection the server dropped (a restart, a cut link) before a call
+    uses it, but SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per
+    session, two to four per create (bench/README.md, "Issue 14"). A connection handed
+    back a moment ago is alive; and should it fail anyway, the disconnect error
+    invalidates the whole pool, so only that one call fails (StorageUnavailable).
+    """
+
+    def checkin(_dbapi_connection: object, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: object) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        if not engine.dialect._do_ping_w_event(dbapi_connection):
+            # Every pooled connection older than now is replaced; the pool tries again.
+            raise InvalidatePoolError()
+
+    event.listen(engine.sync_engine.pool, "checkin", checkin)
+    event.listen(engine.sync_engine.pool, "checkout", checkout)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An AsyncEngine for ``url`` with the per-connection settings each database needs."""
-    # A ping per checkout finds a PostgreSQL connection the server dropped; a local SQLite
-    # file cannot drop one, and the ping is a round trip to the driver's thread per session.
+    # A local SQLite file cannot drop a connection: never pinged.
     if is_sqlite(url):
         # Statements run on the loop's thread, not through aiosqlite's (inline_sqlite.py).
         engine = create_async_engine(
             async_url(url), pool_pre_ping=False, async_creator=inline_sqlite.creator(make_url(url))
         )
     else:
-        engine = create_async_engine(async_url(url), pool_pre_ping=True)
+        engine = create_async_engine(async_url(url))
+        _ping_after_idle(engine)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     elif make_url(url).get_backend_name() == "postgresql":

@@ -197,6 +197,14 @@ _NEXT_REVISION = (
     .returning(_COUNTER.c.value)
 )
 _APPEND_EVENT = insert(cast(Table, EventRow.__table__))
+_NOTIFY = select(func.pg_notify(bindparam("channel"), bindparam("payload")))
+
+
+async def first_outbox_entry(session: AsyncSession, shard_key: str) -> OutboxRow | None:
+    """The oldest outbox entry of ``shard_key``: the next to dispatch."""
+    return await session.scalar(
+        select(OutboxRow).where(OutboxRow.shard_key == shard_key).order_by(OutboxRow.id).limit(1)
+    )
 
 
 def _refused_data(exc: DataError | IntegrityError) -> InvalidArgument:
@@ -234,6 +242,9 @@ class Store:
         # PostgreSQL channel each write transaction notifies at commit (other replicas
         # listen on it, watch/pg_waker.py); None: no other replica to tell.
         self.notify_channel: str | None = None
+        # Names this process in its announcements (``@ORIGIN``): it hears its own too, and
+        # what they say it already knows (watch/pg_waker.py).
+        self.origin = uuid.uuid4().hex[:12]
         self._remote_listeners: list[Callable[[list[str], list[int]], None]] = []
         self._last_failure: float | None = None
         self._open: set[AsyncSession] = set()
@@ -381,8 +392,12 @@ class Store:
         if the transaction commits. A hint: the log and the outbox stay the truth."""
         if self.notify_channel is not None and (tx.head or tx.removed):
             keys = sorted({e.shard_key for e in tx.outbox})
-            payload = " ".join([str(tx.head), *keys, *(f"-{i}" for i in tx.removed)])
-            await tx.session.execute(select(func.pg_notify(self.notify_channel, payload)))
+            payload = " ".join(
+                [str(tx.head), f"@{self.origin}", *keys, *(f"-{i}" for i in tx.removed)]
+            )
+            await (await tx.connection()).execute(
+                _NOTIFY, {"channel": self.notify_channel, "payload": payload}
+            )
 
     def _notify(self, tx: Tx) -> None:
         if tx.events:

@@ -36,12 +36,14 @@ async def commit_channel(store: Store) -> str:
     return "quantum_commits_" + hashlib.sha256(str(schema).encode()).hexdigest()[:16]
 
 
-def _parse(payload: str) -> tuple[int, list[str], list[int]]:
-    """A notification's revision, shard keys and removed outbox ids (Store._announce)."""
+def _parse(payload: str) -> tuple[str, int, list[str], list[int]]:
+    """A notification's origin ("" if it names none), revision, shard keys and removed
+    outbox ids (Store._announce)."""
     head, *rest = payload.split(" ")
-    keys = [token for token in rest if not token.startswith("-")]
+    origin = next((token[1:] for token in rest if token.startswith("@")), "")
+    keys = [token for token in rest if not token.startswith(("-", "@"))]
     removed = [int(token[1:]) for token in rest if token.startswith("-") and token[1:].isdigit()]
-    return (int(head) if head.isdigit() else 0), keys, removed
+    return origin, (int(head) if head.isdigit() else 0), keys, removed
 
 
 class CommitWaker:
@@ -66,7 +68,10 @@ class CommitWaker:
                 await self._task
 
     def _hint(self, note: psycopg.Notify) -> None:
-        self._store.remote_commit(*_parse(note.payload))
+        origin, head, keys, removed = _parse(note.payload)
+        # This replica's own commit: its hub and dispatcher had it in memory at commit.
+        if origin != self._store.origin:
+            self._store.remote_commit(head, keys, removed)
 
     async def _run(self) -> None:
         delay = RETRY
