@@ -32,13 +32,13 @@ from quantum_api.v1 import port_pb2
 from quantum_client import AsyncClient
 from quantum_grpc.config import BackendTarget, Settings
 from quantum_grpc.convert import snapshot_of
+from quantum_grpc.server import build_server
 from quantum_grpc.service import networks, ports
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.service.core import Core
 from quantum_grpc.service.reports import receive_report
 from quantum_grpc.store.engine import create_engine, is_sqlite, upgrade
 from quantum_grpc.store.store import Store
-from quantum_grpc.server import build_server
 from quantum_grpc.watch.hub import WatchHub
 from quantum_plugins.sim.profiles import make_profile
 from quantum_plugins.sim.server import build_sim_server
