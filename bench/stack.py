@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -42,11 +43,20 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [("grpc.use_local_subchannel_pool", 1)]
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+# Ports the benchmark's servers are given: below the kernel's ephemeral range (a port the
+# kernel chose and we released could be handed to anyone's next outgoing or port-0
+# socket before the core binds it) and above the tests' (tests/helpers/processes.py).
+_BENCH_PORTS = range(30000, 32700)
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nobody listens on right now, unlikely to be taken before use."""
+    for _ in range(len(_BENCH_PORTS)):
+        port = random.choice(_BENCH_PORTS)
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError(f"no free port in {_BENCH_PORTS.start}-{_BENCH_PORTS.stop - 1}")
 
 
 def rss_kib(pid: int) -> int:

@@ -25,7 +25,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
 from sqlalchemy import func, select, update
@@ -389,14 +389,15 @@ class Dispatcher:
         # A back-end's answer that still cannot be recorded (a database error about its
         # data, a bug) must not stop the network's dispatch by being retried forever: fall
         # back to recording the change as rejected, then to only removing it.
-        candidates = [status]
+        fallbacks: list[Callable[[], rs.ResourceStatus | None]] = []
         if status is not None:
-            candidates += [
-                _rejection(entry, "the core could not record the back-end's answer"),
-                None,
+            fallbacks = [
+                lambda: _rejection(entry, "the core could not record the back-end's answer"),
+                lambda: None,
             ]
         recorded = Recorded()
-        for candidate in candidates:
+        candidate = status
+        for fallback in [*fallbacks, None]:
             try:
                 recorded = await self._record(entry, candidate)
                 break
@@ -404,8 +405,10 @@ class Dispatcher:
                 log.exception(
                     "could not record %s of back-end %s", entry.operation_id, entry.backend
                 )
-        else:
-            self._read_ahead.pop(entry.shard_key, None)
+            if fallback is None:
+                self._read_ahead.pop(entry.shard_key, None)
+            else:
+                candidate = fallback()
         self.metrics.dispatched(entry.backend, entry.created_at)
         self._resolve(entry.id, recorded.resource)
 

@@ -207,6 +207,10 @@ async def first_outbox_entry(session: AsyncSession, shard_key: str) -> OutboxRow
     )
 
 
+async def _at_once(ending: Coroutine[Any, Any, None]) -> None:
+    await ending
+
+
 def _refused_data(exc: DataError | IntegrityError) -> InvalidArgument:
     """A database error caused by one row's data (a value too long for its column, a
     number out of range) is that request's fault, not an outage: it must not count as a
@@ -344,13 +348,19 @@ class Store:
     ) -> AsyncIterator[AsyncSession]:
         """Use ``session``; commit (or just end) it on success, never let it outlive an error."""
         self._open.add(session)
+        # Closing a SQLite session without a commit never suspends (statements run on the
+        # loop's thread: store/inline_sqlite.py), so no cancellation can land in it: it
+        # needs no task of its own, which was a fifth of a GetPort's CPU. (Discarding one
+        # closes its connection through a task, so that is still shielded.)
+        close = self._shielded if commit or self._write_lock is None else _at_once
         try:
             yield session
         except BaseException as exc:
             discard = not isinstance(exc, Exception)  # cancelled, or the loop is going away
-            await self._shielded(self._end(session, commit=False, discard=discard))
+            ending = self._end(session, commit=False, discard=discard)
+            await (self._shielded(ending) if discard else close(ending))
             raise
-        await self._shielded(self._end(session, commit=commit, discard=False, committed=committed))
+        await close(self._end(session, commit=commit, discard=False, committed=committed))
 
     def _storage_error(self, exc: Exception, message: str) -> StorageUnavailable:
         log.warning("database call failed: %s", exc)
