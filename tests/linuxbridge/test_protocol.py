@@ -255,7 +255,11 @@ async def test_snapshot_changes_and_resume(rig: Rig) -> None:
     assert snapshot.snapshot and len(snapshot.events) == 1
     binding = snapshot.events[0].binding
     assert (binding.tap, binding.bridge) == (tap_name(interface), bridge_name(rig.network_id))
-    assert not rig.reports_now()  # nothing is said until the agent has wired it
+    # Nothing is said about the wiring until the agent has done it. (On a loaded machine
+    # the agent may stay silent past three 0.2 s heartbeats before this point, and then
+    # "agent not running" is rightly said: that is about the agent, not the wiring.)
+    said = [r for r in rig.reports_now() if r.link_status_reason != REASON_AGENT_NOT_RUNNING]
+    assert not said
     await rig.ack(binding)
     await rig.report("", UP)
 
