@@ -109,7 +109,7 @@ class Dispatcher:
         self._closed = False
         self._leading = False
         # Settles waiting on another replica's dispatch, by outbox entry id: woken when the
-        # leader announces the entry's removal (Store._announce).
+        # leader announces the entry's removal (Store._announcement).
         self._awaited: dict[int, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
         # Apply call and dispatch latency (quantum_grpc/metrics.py).

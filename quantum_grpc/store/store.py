@@ -95,6 +95,10 @@ class Tx:
         # re-sends them): the dispatcher forgets what it held of them.
         self.dropped: set[str] = set()
         self._connection: AsyncConnection | None = None
+        # The revision counter as the database holds it in this transaction (None: not
+        # read yet). Revisions after the first are counted here and the counter written
+        # once, before commit (Store.write): it stays locked the whole transaction.
+        self.counter: int | None = None
 
     async def connection(self) -> AsyncConnection:
         """The transaction's connection, for Core statements (no ORM processing, no
@@ -104,11 +108,20 @@ class Tx:
         return self._connection
 
     async def _next_revision(self) -> int:
-        # On the session's connection: a Core statement, no ORM processing and no autoflush
-        # (the row's pending changes go out in one UPDATE with its new revision, in record).
-        connection = await self.connection()
-        self.head = int((await connection.execute(_NEXT_REVISION)).scalar_one())
+        if self.counter is None:
+            # On the session's connection: a Core statement, no ORM processing and no
+            # autoflush (the row's pending changes go out in one UPDATE with its new
+            # revision, in record).
+            connection = await self.connection()
+            self.head = self.counter = int((await connection.execute(_NEXT_REVISION)).scalar_one())
+        else:
+            self.head = max(self.head, self.counter) + 1
         return self.head
+
+    @property
+    def counter_behind(self) -> bool:
+        """Whether revisions were taken that the counter row does not hold yet."""
+        return self.counter is not None and self.head > self.counter
 
     async def record(self, row: Resource, kind: EventKind) -> int:
         """Stamp ``row`` with a new revision and append its event; returns the revision.
@@ -197,7 +210,11 @@ _NEXT_REVISION = (
     .returning(_COUNTER.c.value)
 )
 _APPEND_EVENT = insert(cast(Table, EventRow.__table__))
-_NOTIFY = select(func.pg_notify(bindparam("channel"), bindparam("payload")))
+_LOCK_COUNTER = select(_COUNTER.c.value).where(_COUNTER.c.id == 1).with_for_update()
+_SAVE_COUNTER = update(_COUNTER).where(_COUNTER.c.id == 1).values(value=bindparam("head"))
+_PG_NOTIFY = func.pg_notify(bindparam("channel"), bindparam("payload"))
+_NOTIFY = select(_PG_NOTIFY)
+_SAVE_COUNTER_AND_NOTIFY = _SAVE_COUNTER.returning(_PG_NOTIFY)
 
 
 async def first_outbox_entry(session: AsyncSession, shard_key: str) -> OutboxRow | None:
@@ -377,17 +394,14 @@ class Store:
             try:
                 tx = Tx(self.sessions(), self._encode_snapshot)
                 committed = functools.partial(self._notify, tx)
-                async with self._session(tx.session, commit=True, committed=committed) as session:
+                async with self._session(tx.session, commit=True, committed=committed):
                     if self._write_lock is None:
                         # Serialise writers from the start, so checks made inside the
                         # transaction (an interface plugged elsewhere...) stay true at commit.
-                        await session.execute(
-                            select(RevisionCounter.value)
-                            .where(RevisionCounter.id == 1)
-                            .with_for_update()
-                        )
+                        connection = await tx.connection()
+                        tx.counter = int((await connection.execute(_LOCK_COUNTER)).scalar_one())
                     yield tx
-                    await self._announce(tx)
+                    await self._close_tx(tx)
             except (DataError, IntegrityError) as exc:
                 raise _refused_data(exc) from exc
             except (OperationalError, DBAPIError) as exc:
@@ -395,19 +409,31 @@ class Store:
                     exc, "the database is unavailable; nothing was changed, retry later"
                 ) from exc
 
-    async def _announce(self, tx: Tx) -> None:
-        """One NOTIFY per transaction: its newest revision, the shard keys of the outbox
-        entries it added (the leader dispatches them), and ``-ID`` for each entry it removed
-        (a replica's mutation may wait for that). PostgreSQL delivers it at commit, and only
-        if the transaction commits. A hint: the log and the outbox stay the truth."""
-        if self.notify_channel is not None and (tx.head or tx.removed):
-            keys = sorted({e.shard_key for e in tx.outbox})
-            payload = " ".join(
-                [str(tx.head), f"@{self.origin}", *keys, *(f"-{i}" for i in tx.removed)]
-            )
-            await (await tx.connection()).execute(
-                _NOTIFY, {"channel": self.notify_channel, "payload": payload}
-            )
+    async def _close_tx(self, tx: Tx) -> None:
+        """The last statement before commit: the counter written back if revisions were
+        taken in memory, and the announcement, in one statement when both are due."""
+        announcement = self._announcement(tx)
+        if not tx.counter_behind and announcement is None:
+            return
+        connection = await tx.connection()
+        if not tx.counter_behind:
+            await connection.execute(_NOTIFY, announcement)
+        elif announcement is None:
+            await connection.execute(_SAVE_COUNTER, {"head": tx.head})
+        else:
+            await connection.execute(_SAVE_COUNTER_AND_NOTIFY, {"head": tx.head, **announcement})
+
+    def _announcement(self, tx: Tx) -> dict[str, str] | None:
+        """One NOTIFY per transaction: its newest revision, this process's origin, the shard
+        keys of the outbox entries it added (the leader dispatches them), and ``-ID`` for
+        each entry it removed (a replica's mutation may wait for that). PostgreSQL delivers
+        it at commit, and only if the transaction commits. A hint: the log and the outbox
+        stay the truth. None: nothing to announce (or no other replica to tell)."""
+        if self.notify_channel is None or not (tx.head or tx.removed):
+            return None
+        keys = sorted({e.shard_key for e in tx.outbox})
+        payload = " ".join([str(tx.head), f"@{self.origin}", *keys, *(f"-{i}" for i in tx.removed)])
+        return {"channel": self.notify_channel, "payload": payload}
 
     def _notify(self, tx: Tx) -> None:
         if tx.events:

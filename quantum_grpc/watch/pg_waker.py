@@ -1,6 +1,6 @@
 """Wake this replica's watch hub when another replica commits (PostgreSQL LISTEN/NOTIFY).
 
-Every write transaction NOTIFYs once, with its newest revision (Store._announce); this
+Every write transaction NOTIFYs once, with its newest revision (Store._announcement); this
 listens on its own session and hands each notification to the store's commit listeners
 as a hint. The event log stays the truth: a notification lost, or missed while the
 session reconnects, costs latency only, since on every (re)connection the head is read
@@ -38,7 +38,7 @@ async def commit_channel(store: Store) -> str:
 
 def _parse(payload: str) -> tuple[str, int, list[str], list[int]]:
     """A notification's origin ("" if it names none), revision, shard keys and removed
-    outbox ids (Store._announce)."""
+    outbox ids (Store._announcement)."""
     head, *rest = payload.split(" ")
     origin = next((token[1:] for token in rest if token.startswith("@")), "")
     keys = [token for token in rest if not token.startswith(("-", "@"))]
