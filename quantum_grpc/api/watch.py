@@ -20,6 +20,7 @@ from quantum_api.v1 import (
 )
 from quantum_grpc.api.context import Context, caller_of
 from quantum_grpc.api.filters import status_names
+from quantum_grpc.metrics import NO_METRICS
 from quantum_grpc.service import validation as v
 from quantum_grpc.service.caller import Caller
 from quantum_grpc.store.store import Store
@@ -168,25 +169,40 @@ class WatchServicer:
 
     async def _follow(self, watcher: Watcher, position: int, stream: _Stream) -> None:
         # No timer per wake-up: the hub's one ticker (watch/fanout.py) flags this watcher
-        # once it has sent nothing for the progress interval.
+        # once it has sent nothing for the progress interval. Per event and watcher this
+        # loop allocates nothing of its own in the usual case (one event queued): with
+        # 10,000 watchers every object made per wake-up is made 10,000 times and fills
+        # the garbage collector's young generation.
         loop = asyncio.get_running_loop()
         watcher.last_sent = loop.time()
         hub = self._hub
         metrics = hub.metrics
+        record = metrics is not NO_METRICS
         wakeup = watcher.wakeup
+        write = stream.write
         while True:
             queue = watcher.queue
             if queue is not None:
-                queued = len(queue)
-                batch = watcher.take(position, BATCH)
-                if batch:
-                    await stream.send(batch)
-                    metrics.delivered(batch, queued)
-                    watcher.last_sent = loop.time()
-                    position = batch[-1].revision
+                if isinstance(queue, list):
+                    queued = len(queue)
+                    batch = watcher.take(position, BATCH)
+                    if batch:
+                        await stream.send(batch)
+                        position = batch[-1].revision
+                        if record:
+                            metrics.delivered(batch, queued)
+                        watcher.last_sent = loop.time()
                     continue
-            else:
+                watcher.queue = None  # the one event queued: no list
                 wakeup.clear()
+                if queue.revision > position:
+                    await write(queue.encoded)
+                    position = stream.revision = queue.revision
+                    if record:
+                        metrics.delivered((queue,), 1)
+                    watcher.last_sent = loop.time()
+                continue
+            wakeup.clear()
             position = max(position, hub.head)
             if watcher.closing:
                 raise ServerShuttingDown(

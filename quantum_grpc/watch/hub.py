@@ -62,9 +62,9 @@ class Watcher:
 
     def __init__(self, watch_filter: WatchFilter, max_lag: int, position: int) -> None:
         self.filter = watch_filter
-        # The events not yet taken, oldest first; None when there are none (most watchers
-        # of a large fan-out sit idle: no empty container each).
-        self.queue: list[LogEvent] | None = None
+        # The events not yet taken: None, the one event (the usual case: no container
+        # per event), or a list of them, oldest first.
+        self.queue: LogEvent | list[LogEvent] | None = None
         self.wakeup = Wakeup()
         # For the hub's progress ticker (watch/fanout.py); a stream sets last_sent.
         self.last_sent: float | None = None
@@ -76,21 +76,35 @@ class Watcher:
         self.closing = False
         self.task = asyncio.current_task()
 
+    @property
+    def pending(self) -> int:
+        """How many events are queued."""
+        queue = self.queue
+        return 0 if queue is None else len(queue) if isinstance(queue, list) else 1
+
     def push(self, event: LogEvent) -> None:
         """Queue an event, or end the watcher if its queue is full."""
         queue = self.queue
         if queue is None:
             if self.overflowed:
                 return
-            self.queue = [event]
+            self.queue = event
             self.wakeup.set()
-        elif len(queue) >= self.max_lag:
-            self.overflowed = True
-            self.queue = None
-            if self.task is not None:
-                self.task.cancel()
+        elif isinstance(queue, list):
+            if len(queue) >= self.max_lag:
+                self._overflow()
+            else:
+                queue.append(event)
+        elif self.max_lag <= 1:
+            self._overflow()
         else:
-            queue.append(event)
+            self.queue = [queue, event]
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self.queue = None
+        if self.task is not None:
+            self.task.cancel()
 
     def take(self, after: int, limit: int) -> list[LogEvent]:
         """Up to ``limit`` queued events with a revision above ``after``."""
@@ -98,6 +112,10 @@ class Watcher:
         if queue is None:
             self.wakeup.clear()
             return []
+        if not isinstance(queue, list):
+            self.queue = None
+            self.wakeup.clear()
+            return [queue] if queue.revision > after else []
         if len(queue) <= limit:
             taken = queue
             self.queue = None
