@@ -35,6 +35,12 @@ SERVICE = "quantum.v1.WatchService"
 BATCH = 256
 _NONE: frozenset[str] = frozenset()
 _NO_STATUSES: dict[str, frozenset[str]] = {}  # never mutated
+_KIND_SETS: dict[frozenset[str], frozenset[str]] = {frozenset(): _NONE}
+
+
+def _interned(kinds: frozenset[str]) -> frozenset[str]:
+    """One shared set per combination of kinds (there are eight)."""
+    return _KIND_SETS.setdefault(kinds, kinds)
 
 
 def _statuses(
@@ -67,7 +73,7 @@ def watch_filter_of(request: pb.WatchStatusRequest, caller: Caller) -> WatchFilt
     # Empty sets and maps shared: a filter lives as long as its watch.
     return WatchFilter(
         tenant_id=caller.listing_tenant(request.tenant_id),
-        kinds=frozenset(_kind(k, "kinds") for k in request.kinds) or _NONE,
+        kinds=_interned(frozenset(_kind(k, "kinds") for k in request.kinds)),
         resource_ids=frozenset(v.uuid_field(i, "resource_ids") for i in request.resource_ids)
         or _NONE,
         network_id=v.optional_uuid(request.network_id, "network_id"),
@@ -118,8 +124,9 @@ class WatchServicer:
             await self._watch(request.start_revision, watch_filter, stream)
 
     async def _watch(self, start_revision: int, watch_filter: WatchFilter, stream: _Stream) -> None:
-        # One frame for the whole watch, and no context-manager object (what an idle
-        # watcher keeps is paid once per watcher): registration and WATCH_LAGGING by hand.
+        # One frame for the whole watch (the follow loop is inline), and no context-manager
+        # object: what an idle watcher keeps is paid once per watcher. Registration and
+        # WATCH_LAGGING by hand.
         hub = self._hub
         if start_revision:
             hub.check_resume(start_revision)
@@ -127,7 +134,54 @@ class WatchServicer:
         watcher = hub.register(watch_filter)
         try:
             position = await self._catch_up(start_revision, watch_filter, watcher, stream)
-            await self._follow(watcher, position, stream)
+            # No timer per wake-up: the hub's one ticker (watch/fanout.py) flags this watcher
+            # once it has sent nothing for the progress interval. Per event and watcher this
+            # loop allocates nothing of its own in the usual case (one event queued): with
+            # 10,000 watchers every object made per wake-up is made 10,000 times and fills
+            # the garbage collector's young generation.
+            loop = asyncio.get_running_loop()
+            watcher.last_sent = loop.time()
+            metrics = hub.metrics
+            record = metrics is not NO_METRICS
+            wakeup = watcher.wakeup
+            write = stream.write
+            while True:
+                queue = watcher.queue
+                if queue is not None:
+                    if isinstance(queue, list):
+                        queued = len(queue)
+                        batch = watcher.take(position, BATCH)
+                        if batch:
+                            await stream.send(batch)
+                            position = batch[-1].revision
+                            if record:
+                                metrics.delivered(batch, queued)
+                            watcher.last_sent = loop.time()
+                        continue
+                    watcher.queue = None  # the one event queued: no list
+                    wakeup.clear()
+                    if queue.revision > position:
+                        await write(queue.encoded)
+                        position = stream.revision = queue.revision
+                        if record:
+                            metrics.delivered((queue,), 1)
+                        watcher.last_sent = loop.time()
+                    continue
+                wakeup.clear()
+                position = max(position, hub.head)
+                if watcher.closing:
+                    raise ServerShuttingDown(
+                        "the server is shutting down; resume the watch from the last revision",
+                        metadata={"revision": str(position)},
+                    )
+                if watcher.progress_due:
+                    watcher.progress_due = False
+                    # Flagged while a write was under way: that write was the sign of life.
+                    if loop.time() - watcher.last_sent >= self._progress_interval:
+                        await stream.mark(pb.EVENT_TYPE_PROGRESS, position)
+                        watcher.last_sent = loop.time()
+                    continue
+                await wakeup.wait()
         except BaseException as error:
             lagging = hub.lagging(watcher, error)
             if lagging is None:
@@ -166,57 +220,6 @@ class WatchServicer:
                     field="start_revision",
                     metadata={"head_revision": str(head)},
                 )
-
-    async def _follow(self, watcher: Watcher, position: int, stream: _Stream) -> None:
-        # No timer per wake-up: the hub's one ticker (watch/fanout.py) flags this watcher
-        # once it has sent nothing for the progress interval. Per event and watcher this
-        # loop allocates nothing of its own in the usual case (one event queued): with
-        # 10,000 watchers every object made per wake-up is made 10,000 times and fills
-        # the garbage collector's young generation.
-        loop = asyncio.get_running_loop()
-        watcher.last_sent = loop.time()
-        hub = self._hub
-        metrics = hub.metrics
-        record = metrics is not NO_METRICS
-        wakeup = watcher.wakeup
-        write = stream.write
-        while True:
-            queue = watcher.queue
-            if queue is not None:
-                if isinstance(queue, list):
-                    queued = len(queue)
-                    batch = watcher.take(position, BATCH)
-                    if batch:
-                        await stream.send(batch)
-                        position = batch[-1].revision
-                        if record:
-                            metrics.delivered(batch, queued)
-                        watcher.last_sent = loop.time()
-                    continue
-                watcher.queue = None  # the one event queued: no list
-                wakeup.clear()
-                if queue.revision > position:
-                    await write(queue.encoded)
-                    position = stream.revision = queue.revision
-                    if record:
-                        metrics.delivered((queue,), 1)
-                    watcher.last_sent = loop.time()
-                continue
-            wakeup.clear()
-            position = max(position, hub.head)
-            if watcher.closing:
-                raise ServerShuttingDown(
-                    "the server is shutting down; resume the watch from the last revision",
-                    metadata={"revision": str(position)},
-                )
-            if watcher.progress_due:
-                watcher.progress_due = False
-                # Flagged while a write was under way: that write was the sign of life.
-                if loop.time() - watcher.last_sent >= self._progress_interval:
-                    await stream.mark(pb.EVENT_TYPE_PROGRESS, position)
-                    watcher.last_sent = loop.time()
-                continue
-            await wakeup.wait()
 
     async def WaitForStatus(
         self, request: pb.WaitForStatusRequest, context: Context
