@@ -103,7 +103,7 @@ def marker(event_type: int, revision: int) -> bytes:
     return message.SerializeToString()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WatchFilter:
     """What one watcher wants; ``tenant_id`` None means every tenant (administrators)."""
 

@@ -24,9 +24,11 @@ TICKS = 8
 class Wakeup:
     """Set by the hub, awaited by the one task that follows a watcher."""
 
-    __slots__ = ("_set", "_waiter")
+    __slots__ = ("_loop", "_set", "_waiter")
 
     def __init__(self) -> None:
+        # Looked up once: asyncio.get_running_loop() costs a getpid() each call.
+        self._loop = asyncio.get_running_loop()
         self._set = False
         self._waiter: asyncio.Future[None] | None = None
 
@@ -51,7 +53,7 @@ class Wakeup:
         """Return once set (at once if it is)."""
         if self._set:
             return
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        waiter = self._waiter = self._loop.create_future()
         try:
             await waiter
         finally:

@@ -15,7 +15,6 @@ This replica's own commits skip the log: the store hands their events over in me
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -42,12 +41,30 @@ PAGE = 1000
 
 
 class Watcher:
-    """One stream's (or wait's) place in the fan-out."""
+    """One stream's (or wait's) place in the fan-out.
+
+    Slotted, and nothing allocated while idle: with 10,000 idle watchers every object a
+    watcher keeps is paid 10,000 times (bench/README.md, "Fan-out").
+    """
+
+    __slots__ = (
+        "closing",
+        "filter",
+        "last_sent",
+        "max_lag",
+        "overflowed",
+        "progress_due",
+        "queue",
+        "registered_at",
+        "task",
+        "wakeup",
+    )
 
     def __init__(self, watch_filter: WatchFilter, max_lag: int, position: int) -> None:
         self.filter = watch_filter
-        # Made at the first event: most watchers of a large fan-out sit idle (~0.6 KiB each).
-        self.queue: deque[LogEvent] | None = None
+        # The events not yet taken: None, the one event (the usual case: no container
+        # per event), or a list of them, oldest first.
+        self.queue: LogEvent | list[LogEvent] | None = None
         self.wakeup = Wakeup()
         # For the hub's progress ticker (watch/fanout.py); a stream sets last_sent.
         self.last_sent: float | None = None
@@ -59,31 +76,76 @@ class Watcher:
         self.closing = False
         self.task = asyncio.current_task()
 
+    @property
+    def pending(self) -> int:
+        """How many events are queued."""
+        queue = self.queue
+        return 0 if queue is None else len(queue) if isinstance(queue, list) else 1
+
     def push(self, event: LogEvent) -> None:
         """Queue an event, or end the watcher if its queue is full."""
-        if self.overflowed:
-            return
-        if self.queue is None:
-            self.queue = deque()
-        if len(self.queue) >= self.max_lag:
-            self.overflowed = True
-            self.queue.clear()
-            if self.task is not None:
-                self.task.cancel()
-            return
-        self.queue.append(event)
-        self.wakeup.set()
+        queue = self.queue
+        if queue is None:
+            if self.overflowed:
+                return
+            self.queue = event
+            self.wakeup.set()
+        elif isinstance(queue, list):
+            if len(queue) >= self.max_lag:
+                self._overflow()
+            else:
+                queue.append(event)
+        elif self.max_lag <= 1:
+            self._overflow()
+        else:
+            self.queue = [queue, event]
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self.queue = None
+        if self.task is not None:
+            self.task.cancel()
 
     def take(self, after: int, limit: int) -> list[LogEvent]:
         """Up to ``limit`` queued events with a revision above ``after``."""
-        taken: list[LogEvent] = []
-        while self.queue and len(taken) < limit:
-            event = self.queue.popleft()
-            if event.revision > after:
-                taken.append(event)
-        if not self.queue:
+        queue = self.queue
+        if queue is None:
             self.wakeup.clear()
+            return []
+        if not isinstance(queue, list):
+            self.queue = None
+            self.wakeup.clear()
+            return [queue] if queue.revision > after else []
+        if len(queue) <= limit:
+            taken = queue
+            self.queue = None
+            self.wakeup.clear()
+        else:
+            taken = queue[:limit]
+            del queue[:limit]
+        if taken[0].revision <= after:
+            taken = [event for event in taken if event.revision > after]
         return taken
+
+
+class Watching:
+    """``async with hub.watching(filter) as watcher``: see :meth:`WatchHub.watching`."""
+
+    __slots__ = ("_hub", "_watcher")
+
+    def __init__(self, hub: WatchHub, watcher: Watcher) -> None:
+        self._hub = hub
+        self._watcher = watcher
+
+    async def __aenter__(self) -> Watcher:
+        return self._watcher
+
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        self._hub.unregister(self._watcher)
+        if error is not None:
+            lagging = self._hub.lagging(self._watcher, error)
+            if lagging is not None:
+                raise lagging from None
 
 
 class WatchHub:
@@ -156,25 +218,26 @@ class WatchHub:
             self._by_tenant.setdefault(tenant, set()).add(watcher)
         return watcher
 
-    @contextlib.asynccontextmanager
-    async def watching(self, watch_filter: WatchFilter) -> AsyncIterator[Watcher]:
-        """A registered watcher for the block; ends it with WATCH_LAGGING if it overflows."""
-        watcher = self.register(watch_filter)
-        try:
-            yield watcher
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if not watcher.overflowed or task is None:
-                raise
-            task.uncancel()  # our own cancellation (see Watcher.push), not the caller's
-            self.metrics.ended_lagging()
-            raise WatchLagging(
-                f"this watch fell more than {watcher.max_lag} events behind; resume from the "
-                "last revision received",
-                metadata={"max_lag": str(watcher.max_lag)},
-            ) from None
-        finally:
-            self.unregister(watcher)
+    def watching(self, watch_filter: WatchFilter) -> Watching:
+        """A registered watcher for an ``async with`` block; ends it with WATCH_LAGGING if
+        it overflows (a class, not a generator: it lives as long as the watch)."""
+        return Watching(self, self.register(watch_filter))
+
+    def lagging(self, watcher: Watcher, error: BaseException) -> WatchLagging | None:
+        """The WATCH_LAGGING error to end ``watcher`` with, when ``error`` is the
+        cancellation :meth:`Watcher.push` caused (it is then uncancelled); else None."""
+        if not isinstance(error, asyncio.CancelledError) or not watcher.overflowed:
+            return None
+        task = asyncio.current_task()
+        if task is None:
+            return None
+        task.uncancel()  # our own cancellation (see Watcher.push), not the caller's
+        self.metrics.ended_lagging()
+        return WatchLagging(
+            f"this watch fell more than {watcher.max_lag} events behind; resume from the "
+            "last revision received",
+            metadata={"max_lag": str(watcher.max_lag)},
+        )
 
     def unregister(self, watcher: Watcher) -> None:
         """Stop delivering to ``watcher``."""
