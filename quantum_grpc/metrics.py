@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from quantum_grpc.api.context import Context, caller_of
-from quantum_grpc.api.handlers import rewrap, rpc_type
+from quantum_grpc.api.handlers import WrappedHandlers, rewrap, rpc_type
 from quantum_grpc.startup import split_host_port
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
 from quantum_grpc.store.store import Store, now
@@ -233,6 +233,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, metrics: RpcMetrics) -> None:
         self._metrics = metrics
+        self._wrapped = WrappedHandlers()
 
     async def intercept_service(
         self,
@@ -243,6 +244,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
+        return self._wrapped.get(method, handler, lambda: self._wrap(method, handler))
+
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         service, name = _split(method)
         call = _Call(self._metrics, (service, name, rpc_type(handler)), method == WATCH_METHOD)
         return rewrap(handler, call.wrap)

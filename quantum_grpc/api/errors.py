@@ -16,7 +16,7 @@ import grpc
 from quantum_api.errors import InternalError, InvalidArgument, QuantumError, to_grpc_status
 from quantum_grpc.api.authorization import audit_mutations, authorize_call
 from quantum_grpc.api.context import Context, admit
-from quantum_grpc.api.handlers import rewrap
+from quantum_grpc.api.handlers import WrappedHandlers, rewrap
 from quantum_grpc.auth import Authenticator
 from quantum_grpc.auth.headers import HeaderAuthenticator
 
@@ -120,6 +120,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, authenticator: Authenticator | None = None) -> None:
         self._authenticator = authenticator or HeaderAuthenticator()
+        self._wrapped = WrappedHandlers()
 
     def _admitter(self, method: str) -> Admit:
         def admit_call(context: Context) -> None:
@@ -139,6 +140,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
+        return self._wrapped.get(method, handler, lambda: self._wrap(method, handler))
+
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         admit_call = self._admitter(method)
 
         def wrap(behavior: Any) -> Any:

@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 
 from quantum_grpc import logs
 from quantum_grpc.api.context import Context
-from quantum_grpc.api.handlers import rewrap
+from quantum_grpc.api.handlers import WrappedHandlers, rewrap
 
 if TYPE_CHECKING:
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -98,6 +98,9 @@ class _Context:
 class RequestIdInterceptor(grpc.aio.ServerInterceptor):
     """Sets the request id and traceparent of every call for its task (see module doc)."""
 
+    def __init__(self) -> None:
+        self._wrapped = WrappedHandlers()
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
@@ -106,25 +109,31 @@ class RequestIdInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        metadata = handler_call_details.invocation_metadata
-        request_id, traceparent = request_id_of(metadata), traceparent_of(metadata)
+        return self._wrapped.get(handler_call_details.method, handler, lambda: _wrap(handler))
 
-        def wrap(behavior: Any) -> Any:
-            if inspect.isasyncgenfunction(behavior):
 
-                async def streamed(request: Any, context: Context) -> AsyncIterator[Any]:
-                    logs.request_id.set(request_id)
-                    logs.traceparent.set(traceparent)
-                    async for item in behavior(request, _Context(context, request_id)):
-                        yield item
+def _identified(context: Context) -> _Context:
+    """Set the call's request id and traceparent for its task; its context, marked."""
+    metadata = context.invocation_metadata()
+    request_id = request_id_of(metadata)
+    logs.request_id.set(request_id)
+    logs.traceparent.set(traceparent_of(metadata))
+    return _Context(context, request_id)
 
-                return streamed
 
-            async def called(request: Any, context: Context) -> Any:
-                logs.request_id.set(request_id)
-                logs.traceparent.set(traceparent)
-                return await behavior(request, _Context(context, request_id))
+def _wrap(handler: Handler) -> Handler:
+    def wrap(behavior: Any) -> Any:
+        if inspect.isasyncgenfunction(behavior):
 
-            return called
+            async def streamed(request: Any, context: Context) -> AsyncIterator[Any]:
+                async for item in behavior(request, _identified(context)):
+                    yield item
 
-        return rewrap(handler, wrap)
+            return streamed
+
+        async def called(request: Any, context: Context) -> Any:
+            return await behavior(request, _identified(context))
+
+        return called
+
+    return rewrap(handler, wrap)
