@@ -8,6 +8,7 @@ watcher's changes, concatenated over its resumes, must equal the event log for i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 
@@ -16,12 +17,13 @@ import pytest
 
 from quantum_api.errors import QuantumError
 from quantum_api.v1 import watch_service_pb2 as pb
-from tests.helpers import Api
+from tests.helpers import Api, eventually
 from tests.helpers.watch import Follower, key, log_events
 from tests.replicas.group import Group, Replica
 
 pytestmark = pytest.mark.postgres
 WRITE_FOR = 4.0  # seconds of writes without restarts
+ENOUGH_WITHIN = 60.0  # the longest the writes go on for every watcher to have enough
 TENANTS = ("tenant-a", "tenant-b")
 
 
@@ -76,6 +78,10 @@ class _Watcher:
         self.revision = max(self.revision, follower.last_revision)
         self.resumes += 1
 
+    def enough(self) -> bool:
+        """Cut and resumed, and seen changes, often enough to make the comparison count."""
+        return self.resumes >= 3 and len(self.changes) >= 20
+
     async def run(self, replicas: list[Replica], stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self._session(self.rng.choice(replicas))
@@ -109,6 +115,14 @@ async def _exact_watches(
 
     async def disturbed() -> None:
         await disturb(replicas)
+
+        # However loaded the machine, write on until every watcher was cut and resumed, and
+        # saw changes, often enough for the comparison to mean something (bounded).
+        async def every_watcher_has_enough() -> bool:
+            return all(w.enough() for w in watchers)
+
+        with contextlib.suppress(AssertionError):  # the checks below say what is missing
+            await eventually(every_watcher_has_enough, bool, timeout=ENOUGH_WITHIN, every=0.1)
         stop.set()
 
     apis = [replica.api(tenant) for replica in replicas for tenant in TENANTS]
@@ -127,7 +141,7 @@ async def _exact_watches(
         assert [key(e) for e in watcher.changes] == _expected(
             pg_url, watcher.tenant, start, ports_only
         ), f"{watcher.tenant} {'ports' if ports_only else 'all'} after {watcher.resumes} resumes"
-        assert watcher.resumes >= 3 and len(watcher.changes) >= 20
+        assert watcher.enough(), f"{watcher.resumes} resumes, {len(watcher.changes)} changes"
     return watchers
 
 
