@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import time
 from pathlib import Path
 from typing import Any
@@ -73,12 +74,16 @@ PING_AFTER_IDLE = 1.0
 
 
 def _ping_after_idle(engine: AsyncEngine) -> None:
-    """Ping a connection on checkout only when it sat in the pool for PING_AFTER_IDLE.
+    """Ping a connection on checkout only when it sat in the pool for PING_AFTER_IDLE, or
+    when its socket has something to read.
 
     A ping finds a connection the server dropped (a restart, a cut link) before a call
     uses it, but SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per
     session, two to four per create (bench/README.md, "Issue 14"). A connection handed
-    back a moment ago is alive; and should it fail anyway, the disconnect error
+    back a moment ago is alive unless the server closed it meanwhile (a restart, an
+    administrator's pg_terminate_backend), and then its socket reads as ready (the close,
+    or the server's farewell): that costs a poll, not a round trip. Only a link cut
+    silently within the last second goes unseen, and then the disconnect error
     invalidates the whole pool, so only that one call fails (StorageUnavailable).
     """
 
@@ -87,7 +92,10 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
 
     def checkout(dbapi_connection: Any, record: Any, _proxy: object) -> None:
         idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+        if idle_since is None:
+            return  # fresh from connect
+        recent = time.monotonic() - idle_since < PING_AFTER_IDLE
+        if recent and not _readable(dbapi_connection):
             return
         if not engine.dialect._do_ping_w_event(dbapi_connection):
             # Every pooled connection older than now is replaced; the pool tries again.
@@ -95,6 +103,16 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
 
     event.listen(engine.sync_engine.pool, "checkin", checkin)
     event.listen(engine.sync_engine.pool, "checkout", checkout)
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket has something to read: nothing should come
+    unasked, so it was closed or is about to be (or the socket is gone)."""
+    try:
+        socket = dbapi_connection.driver_connection.pgconn.socket
+        return bool(select.select([socket], [], [], 0)[0])
+    except Exception:  # a closed connection (psycopg raises), a closed socket: ping it
+        return True
 
 
 def create_engine(url: str) -> AsyncEngine:
