@@ -389,26 +389,22 @@ class Dispatcher:
         # A back-end's answer that still cannot be recorded (a database error about its
         # data, a bug) must not stop the network's dispatch by being retried forever: fall
         # back to recording the change as rejected, then to only removing it.
-        fallbacks: list[Callable[[], rs.ResourceStatus | None]] = []
+        # (Made only when needed: the usual answer is recorded at the first try.)
+        candidates: list[Callable[[], rs.ResourceStatus | None]] = [lambda: status]
         if status is not None:
-            fallbacks = [
+            candidates += [
                 lambda: _rejection(entry, "the core could not record the back-end's answer"),
                 lambda: None,
             ]
         recorded = Recorded()
-        candidate = status
-        for fallback in [*fallbacks, None]:
+        for candidate in candidates:
             try:
-                recorded = await self._record(entry, candidate)
+                recorded = await self._record(entry, candidate())
                 break
             except Exception:
                 log.exception(
                     "could not record %s of back-end %s", entry.operation_id, entry.backend
                 )
-            if fallback is None:
-                self._read_ahead.pop(entry.shard_key, None)
-            else:
-                candidate = fallback()
         self.metrics.dispatched(entry.backend, entry.created_at)
         self._resolve(entry.id, recorded.resource)
 

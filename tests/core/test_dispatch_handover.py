@@ -10,6 +10,7 @@ they waited in memory.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import partial
 from typing import Any
@@ -54,7 +55,9 @@ async def test_a_change_dispatched_before_its_commit_listener_ran_answers_at_onc
             dispatcher.kick(entry.shard_key)
         ids = ",".join(str(e.id) for e in tx.outbox)
         await eventually(
-            lambda: _async(query, database_url, f"SELECT id FROM outbox WHERE id IN ({ids})"),
+            lambda: asyncio.to_thread(
+                query, database_url, f"SELECT id FROM outbox WHERE id IN ({ids})"
+            ),
             lambda rows: not rows,
         )
         committed()
@@ -86,7 +89,7 @@ async def test_entries_a_resync_replaced_are_not_sent_from_memory(
     await stack.sim.backend.stop(0)
     link = stack.app.links.get(stack.sim.target.name)
     assert link is not None
-    await eventually(lambda: _async(link.ready.is_set), lambda ready: not ready)
+    await eventually(lambda: asyncio.to_thread(link.ready.is_set), lambda ready: not ready)
     ports = [await api.create_port(network.id) for _ in range(3)]
     stale_order = [r[0] for r in query(database_url, "SELECT operation_id FROM outbox ORDER BY id")]
     assert len(stale_order) == 3
@@ -95,13 +98,11 @@ async def test_entries_a_resync_replaced_are_not_sent_from_memory(
     fresh = await sim_factory("sync", listen=f"127.0.0.1:{stack.sim.port}")
     for port in ports:
         await eventually(partial(api.get_port, port.id), lambda p: p.status == PORT_DOWN)
-    await eventually(lambda: _async(query, database_url, "SELECT id FROM outbox"), lambda r: not r)
+    await eventually(
+        lambda: asyncio.to_thread(query, database_url, "SELECT id FROM outbox"), lambda r: not r
+    )
     sent = set(fresh.backend._operations)
     # The first create's entry was in its drain's hands, retried until the new sim took
     # it (before the resync, so it was not stale then); the two behind it, in memory,
     # were replaced by the resync and must never reach the back-end.
     assert not set(stale_order[1:]) & sent, "an entry the resync replaced was sent"
-
-
-async def _async(function: Any, *args: Any) -> Any:
-    return function(*args)

@@ -14,6 +14,7 @@ import pytest
 from quantum_grpc.convert import snapshot_of
 from quantum_grpc.store.engine import create_engine, upgrade
 from quantum_grpc.store.store import Store
+from tests.helpers import eventually
 from tests.helpers.postgres import admin_connection, pg_schema, sessions_of
 
 pytestmark = pytest.mark.postgres
@@ -32,10 +33,12 @@ async def test_a_connection_the_server_ended_is_replaced_before_a_call_uses_it()
                 for pid in ended:
                     admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
                 # The server has closed them (their sessions are gone) before the next call.
-                for _ in range(100):
-                    if not set(ended) & {pid for pid, *_ in sessions_of(admin, schema)}:
-                        break
-                    await asyncio.sleep(0.01)
+                await eventually(
+                    lambda: asyncio.to_thread(sessions_of, admin, schema),
+                    lambda sessions: not set(ended) & {pid for pid, *_ in sessions},
+                    timeout=5,
+                    every=0.01,
+                )
             # Well within the second after which every connection is pinged anyway.
             assert await store.ping(), "a call was handed a connection the server had ended"
             assert await store.head_revision() == 0
