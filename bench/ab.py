@@ -93,6 +93,11 @@ PICKS: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {
             False,
         ),
         ("floor: health Check p50 ms", ("floor_health_check", "p50_ms"), False),
+        (
+            "floor: health Checks/s 32 clients",
+            ("floor_health_check_concurrent", "per_second"),
+            True,
+        ),
     ],
 }
 

@@ -32,6 +32,10 @@ FIGURES: dict[str, tuple[tuple[Any, ...], bool]] = {
     "GetPort p99 ms": (("get_port", "sequential", "latency", "p99_ms"), False),
     "GetPort/s, 32 clients": (("get_port", "concurrent", "per_second"), True),
     "floor: health Check p50 ms": (("get_port", "floor_health_check", "p50_ms"), False),
+    "floor: health Checks/s, 32 clients": (
+        ("get_port", "floor_health_check_concurrent", "per_second"),
+        True,
+    ),
 }
 
 

@@ -79,6 +79,7 @@ def test_quick_run_writes_every_section_and_a_plot(tmp_path: Path) -> None:
         _positive(written, "get_port", kind, "per_second")
         _positive(written, "get_port", kind, "latency", "p99_ms")
     _positive(written, "get_port", "floor_health_check", "p50_ms")
+    _positive(written, "get_port", "floor_health_check_concurrent", "per_second")
     # Against the kept results (bench/results/watch.json): the same figures, each a ratio.
     rows = written["comparison"]["figures"]
     assert rows and all(r["ratio"] is None or r["ratio"] > 0 for r in rows)
