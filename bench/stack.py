@@ -49,14 +49,29 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _BENCH_PORTS = range(30000, 32700)
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports nobody listens on right now, unlikely to be taken
+    before use (each is held until all are found, so none is handed out twice)."""
+    with contextlib.ExitStack() as held:
+        found: list[int] = []
+        for _ in range(len(_BENCH_PORTS)):
+            if len(found) == count:
+                return found
+            port = random.choice(_BENCH_PORTS)
+            sock = held.enter_context(socket.socket())
+            with contextlib.suppress(OSError):
+                sock.bind(("127.0.0.1", port))
+                found.append(port)
+    raise RuntimeError(f"no {count} free ports in {_BENCH_PORTS.start}-{_BENCH_PORTS.stop - 1}")
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now, unlikely to be taken before use."""
-    for _ in range(len(_BENCH_PORTS)):
-        port = random.choice(_BENCH_PORTS)
-        with socket.socket() as sock, contextlib.suppress(OSError):
-            sock.bind(("127.0.0.1", port))
-            return port
-    raise RuntimeError(f"no free port in {_BENCH_PORTS.start}-{_BENCH_PORTS.stop - 1}")
+    return free_ports(1)[0]
+
+
+# How many times a core is started on fresh ports when one was taken before it bound it.
+CORE_START_ATTEMPTS = 3
 
 
 def rss_kib(pid: int) -> int:
@@ -106,6 +121,10 @@ def _spawn(
         )
 
 
+def _log_text(log: Path) -> str:
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
 def _read_port(path: Path) -> int | None:
     # The sim writes the file atomically: no file, or the whole number.
     return int(path.read_text()) if path.exists() else None
@@ -129,7 +148,9 @@ async def _wait_serving(address: str, process: subprocess.Popen[bytes], log: Pat
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"core exited with {process.returncode}; see {log}")
+                # The log's last line says why (and outlives the workdir in a test's output).
+                last = (_log_text(log).strip().splitlines() or [""])[-1]
+                raise RuntimeError(f"core exited with {process.returncode} ({last}); see {log}")
             with contextlib.suppress(grpc.aio.AioRpcError):
                 answer = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if answer.status == health_pb2.HealthCheckResponse.SERVING:
@@ -189,34 +210,19 @@ async def running_stack(
     core: subprocess.Popen[bytes] | None = None
     try:
         sim_address = f"127.0.0.1:{await _wait_port_file(port_file, sim, sim_log)}"
-        address = f"127.0.0.1:{free_port()}"
-        internal_address = f"127.0.0.1:{free_port()}"
-        core = _spawn(
-            [
-                "serve",
-                "--listen",
-                address,
-                "--internal-listen",
-                internal_address,
-                "--database-url",
-                database_url or f"sqlite:///{workdir}/quantum.db",
-                "--backend",
-                f"{BACKEND}={sim_address}",
-                "--grace",
-                "0",
-                # A create answers with its back-end's synchronous answer; on a loaded
-                # machine 32 concurrent ones may wait longer than the default 2 s, and the
-                # creates figures would then mix confirmed and unconfirmed creates.
-                "--sync-wait",
-                "30",
-                # The fan-out section opens 10,000 watches as one tenant (default cap 1,000).
-                "--max-watches-per-tenant",
-                "20000",
-            ],
-            core_log,
-            gc_threshold=CORE_GC_THRESHOLD or (),
-        )
-        await _wait_serving(address, core, core_log)
+        for attempt in range(1, CORE_START_ATTEMPTS + 1):
+            address, internal_address = (f"127.0.0.1:{p}" for p in free_ports(2))
+            core = _spawn_core(address, internal_address, sim_address, workdir, database_url)
+            try:
+                await _wait_serving(address, core, core_log)
+                break
+            except RuntimeError:
+                # Another process took a port between our check and the core's bind (the
+                # core says "is in use" and exits): start it again on others.
+                taken = "is in use" in _log_text(core_log)
+                if not taken or attempt == CORE_START_ATTEMPTS:
+                    raise
+                await asyncio.to_thread(children.stop, core)
         stack = Stack(core, sim, address, sim_address, workdir, internal_address)
         async with Client(stack, "bench-warmup") as client:
             # The first network reaches AVAILABLE only once the core's link to the sim works.
@@ -227,6 +233,36 @@ async def running_stack(
         if core is not None:
             await asyncio.to_thread(children.stop, core)
         await asyncio.to_thread(children.stop, sim)
+
+
+def _spawn_core(
+    address: str, internal_address: str, sim_address: str, workdir: Path, database_url: str
+) -> subprocess.Popen[bytes]:
+    return _spawn(
+        [
+            "serve",
+            "--listen",
+            address,
+            "--internal-listen",
+            internal_address,
+            "--database-url",
+            database_url or f"sqlite:///{workdir}/quantum.db",
+            "--backend",
+            f"{BACKEND}={sim_address}",
+            "--grace",
+            "0",
+            # A create answers with its back-end's synchronous answer; on a loaded
+            # machine 32 concurrent ones may wait longer than the default 2 s, and the
+            # creates figures would then mix confirmed and unconfirmed creates.
+            "--sync-wait",
+            "30",
+            # The fan-out section opens 10,000 watches as one tenant (default cap 1,000).
+            "--max-watches-per-tenant",
+            "20000",
+        ],
+        workdir / "core.log",
+        gc_threshold=CORE_GC_THRESHOLD or (),
+    )
 
 
 class Client(AsyncClient):
