@@ -26,6 +26,7 @@ from quantum_grpc.service.core import (
 )
 from quantum_grpc.service.status_rules import AttachmentStatus, LinkStatus, port_is_ready
 from quantum_grpc.store.models import AttachmentRow, PortRow
+from quantum_grpc.store.rows import fetch_one
 from quantum_grpc.store.store import EventKind
 
 
@@ -85,8 +86,10 @@ async def plug(
             # A replug while the unplug is still on its way: the back-end receives both in
             # order, so the old attachment's story ends here.
             await tx.record(existing, EventKind.DELETED)
-        elsewhere = await tx.session.scalar(
-            select(AttachmentRow).where(AttachmentRow.interface_id == interface_id)
+        elsewhere = await fetch_one(
+            tx.session,
+            AttachmentRow,
+            select(AttachmentRow).where(AttachmentRow.interface_id == interface_id),
         )
         if elsewhere is not None:
             where = f" into port {elsewhere.port_id}" if caller.sees(elsewhere.tenant_id) else ""

@@ -27,6 +27,7 @@ from quantum_grpc.service.status_rules import (
     derive_port_status,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.rows import fetch_one
 from quantum_grpc.store.store import EventKind, Resource, Store, Tx
 
 # What a mutation answers with after its back-end's answer.
@@ -93,7 +94,7 @@ async def find_network(
 ) -> NetworkRow:
     """The caller's network, else NOT_FOUND (another tenant's network is never visible)."""
     query = select(NetworkRow).where(NetworkRow.id == network_id)
-    row = await session.scalar(query.with_for_update() if lock else query)
+    row = await fetch_one(session, NetworkRow, query.with_for_update() if lock else query)
     if row is None or not caller.sees(row.tenant_id):
         raise NetworkNotFound(f"network {network_id} not found", field="network_id")
     return row
@@ -104,7 +105,7 @@ async def find_port(
 ) -> PortRow:
     """The caller's port (on ``network_id`` when given), else NOT_FOUND."""
     query = select(PortRow).where(PortRow.id == port_id)
-    row = await session.scalar(query.with_for_update() if lock else query)
+    row = await fetch_one(session, PortRow, query.with_for_update() if lock else query)
     if row is None or not caller.sees(row.tenant_id) or network_id not in ("", row.network_id):
         where = f" on network {network_id}" if network_id else ""
         raise PortNotFound(f"port {port_id} not found{where}", field="port_id")
@@ -113,7 +114,9 @@ async def find_port(
 
 async def attachment_of(session: AsyncSession, port_id: str) -> AttachmentRow | None:
     """The attachment of a port, if any."""
-    return await session.scalar(select(AttachmentRow).where(AttachmentRow.port_id == port_id))
+    return await fetch_one(
+        session, AttachmentRow, select(AttachmentRow).where(AttachmentRow.port_id == port_id)
+    )
 
 
 def check_revision(row: Resource, expected: int) -> None:

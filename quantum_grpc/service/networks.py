@@ -20,6 +20,7 @@ from quantum_grpc.service.idempotency import earlier_create
 from quantum_grpc.service.paging import PageQuery
 from quantum_grpc.service.status_rules import NetworkStatus, network_is_ready
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
+from quantum_grpc.store.rows import fetch_all, fetch_one
 from quantum_grpc.store.store import EventKind
 
 
@@ -55,7 +56,7 @@ async def list_networks(
         query = query.where(NetworkRow.status == status.value)
     query = query.order_by(NetworkRow.create_revision).limit(size + 1)
     async with core.store.read() as session:
-        rows = list((await session.scalars(query)).all())
+        rows = await fetch_all(session, NetworkRow, query)
     more = len(rows) > size
     token = core.pages.issue(rows[size - 1].create_revision, page_query) if more else ""
     return rows[:size], token
@@ -159,9 +160,9 @@ async def delete_network(
                 f"network {row.id} has port {plugged} with an attachment; unplug it first",
                 metadata={"port_id": plugged},
             )
-        ports = (
-            await tx.session.scalars(select(PortRow).where(PortRow.network_id == row.id))
-        ).all()
+        ports = await fetch_all(
+            tx.session, PortRow, select(PortRow).where(PortRow.network_id == row.id)
+        )
         for port in ports:
             if not port.deleting:
                 port.deleting = True
@@ -176,5 +177,7 @@ async def delete_network(
         )
     await core.settle(tx)
     async with core.store.read() as session:
-        current = await session.get(NetworkRow, network_id)
+        current = await fetch_one(
+            session, NetworkRow, select(NetworkRow).where(NetworkRow.id == network_id)
+        )
     return (current, False) if current is not None else (row, True)

@@ -33,6 +33,7 @@ from quantum_grpc.service.status_rules import (
     port_is_ready,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
+from quantum_grpc.store.rows import fetch_all, fetch_one
 from quantum_grpc.store.store import EventKind, Tx
 
 
@@ -80,7 +81,7 @@ async def list_ports(
             await find_network(session, caller, network_id)
             query = query.where(PortRow.network_id == network_id)
         query = query.order_by(PortRow.create_revision).limit(size + 1)
-        rows = list((await session.scalars(query)).all())
+        rows = await fetch_all(session, PortRow, query)
     more = len(rows) > size
     token = core.pages.issue(rows[size - 1].create_revision, page_query) if more else ""
     return rows[:size], token
@@ -241,5 +242,5 @@ async def delete_port(
         )
     await core.settle(tx)
     async with core.store.read() as session:
-        current = await session.get(PortRow, port_id)
+        current = await fetch_one(session, PortRow, select(PortRow).where(PortRow.id == port_id))
     return (current, False) if current is not None else (row, True)

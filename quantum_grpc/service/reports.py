@@ -18,7 +18,6 @@ from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import instance_state
 
 from quantum_api.enums import short_name
 from quantum_api.errors import BackendInputRejected, BackendNotOwner
@@ -45,6 +44,7 @@ from quantum_grpc.service.status_rules import (
     transition_allowed,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.rows import fetch_all, fetch_one
 from quantum_grpc.store.store import EventKind, Store, Tx, first_outbox_entry
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,12 @@ class Tally:
         self.ignored += other.ignored
         self.rejected += other.rejected
 
+
+# The resources a back-end reports about, by kind.
+_MODELS: dict[int, type[NetworkRow] | type[PortRow]] = {
+    rs.RESOURCE_KIND_NETWORK: NetworkRow,
+    rs.RESOURCE_KIND_PORT: PortRow,
+}
 
 # statuses[17].link_status -> statuses.link_status: one log reason per field, not per entry.
 _INDEX = re.compile(r"\[\d+\]")
@@ -113,28 +119,19 @@ async def receive_report(
 
 async def check_owner(
     session: AsyncSession, backend: str, statuses: Sequence[rs.ResourceStatus]
-) -> list[NetworkRow | PortRow]:
+) -> None:
     """Refuse the whole report if any entry is about another back-end's resource: a
     back-end that does so is misconfigured or hostile, and none of its report is taken.
-    (A resource's back-end never changes, so checking before applying is safe.)
-
-    Whole rows are loaded, in the transaction that applies the first chunk, and returned:
-    while the caller holds them, applying finds them in the session (whose identity map
-    holds rows weakly) instead of selecting each again."""
-    networks = {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_NETWORK}
-    ports = {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_PORT}
-    loaded: list[NetworkRow | PortRow] = []
-    if networks:
-        loaded.extend(await session.scalars(select(NetworkRow).where(NetworkRow.id.in_(networks))))
-    if ports:
-        loaded.extend(await session.scalars(select(PortRow).where(PortRow.id.in_(ports))))
-    owners = {
-        (
-            rs.RESOURCE_KIND_NETWORK if isinstance(row, NetworkRow) else rs.RESOURCE_KIND_PORT,
-            row.id,
-        ): row.backend
-        for row in loaded
-    }
+    (A resource's back-end never changes, so checking before applying is safe.)"""
+    owners: dict[tuple[int, str], str] = {}
+    connection = await session.connection()
+    for kind, model in _MODELS.items():
+        ids = {s.resource_id for s in statuses if s.kind == kind}
+        if ids:
+            found = await connection.execute(
+                select(model.id, model.backend).where(model.id.in_(ids))
+            )
+            owners.update(((kind, row_id), owner) for row_id, owner in found.all())
     for index, status in enumerate(statuses):
         owner = owners.get((status.kind, status.resource_id), backend)
         if owner != backend:
@@ -150,7 +147,6 @@ async def check_owner(
                 f"statuses[{index}] is about a resource back-end {backend!r} does not own",
                 field=f"statuses[{index}].resource_id",
             )
-    return loaded
 
 
 async def apply_report(
@@ -163,10 +159,10 @@ async def apply_report(
     tally = Tally()
     for chunk in chunks(statuses):
         async with store.write() as tx:
-            loaded = await check_owner(tx.session, backend, statuses) if owner_check else []
-            owner_check = False
+            if owner_check:
+                await check_owner(tx.session, backend, statuses)
+                owner_check = False
             tally.merge(await apply_statuses(tx, backend, chunk))
-            del loaded
     return tally
 
 
@@ -216,12 +212,15 @@ async def apply_statuses(tx: Tx, backend: str, statuses: Iterable[rs.ResourceSta
 
 async def apply_status(tx: Tx, backend: str, status: rs.ResourceStatus) -> Outcome:
     """Apply one report from ``backend``."""
-    row: NetworkRow | PortRow | None
-    if status.kind == rs.RESOURCE_KIND_NETWORK:
-        row = await tx.session.get(NetworkRow, status.resource_id)
-    elif status.kind == rs.RESOURCE_KIND_PORT:
-        row = await tx.session.get(PortRow, status.resource_id)
-    else:
+    return await apply_to(tx, backend, status, await _resource_of(tx.session, status))
+
+
+async def apply_to(
+    tx: Tx, backend: str, status: rs.ResourceStatus, row: NetworkRow | PortRow | None
+) -> Outcome:
+    """Apply one report from ``backend`` to ``row``, the resource it is about as this
+    transaction read it (None: there is none); ``row`` is changed to match."""
+    if status.kind not in _MODELS:
         return _reject(backend, status, "unknown resource kind")
     if status.state == rs.OBSERVED_STATE_UNSPECIFIED:
         return _reject(backend, status, "no observed state")
@@ -257,9 +256,9 @@ async def _apply_network(tx: Tx, row: NetworkRow, status: rs.ResourceStatus) -> 
     if status.state == rs.OBSERVED_STATE_DELETED:
         if not row.deleting:
             return _reject(row.backend, status, "deleted without a delete")
-        ports = (
-            await tx.session.scalars(select(PortRow).where(PortRow.network_id == row.id))
-        ).all()
+        ports = await fetch_all(
+            tx.session, PortRow, select(PortRow).where(PortRow.network_id == row.id)
+        )
         for port in ports:
             await _delete_port(tx, port)
         await tx.record(row, EventKind.DELETED)
@@ -413,11 +412,9 @@ async def record_answer(
     recorded = Recorded()
     async with store.write() as tx:
         if await tx.remove_outbox(entry_id) and status is not None:
-            # Loaded first and held: apply_status finds it in the session (whose identity
-            # map holds rows only weakly) and changes this very object.
             row = await _resource_of(tx.session, status)
-            await apply_status(tx, backend, status)
-            if row is not None and not instance_state(row).was_deleted:
+            await apply_to(tx, backend, status, row)
+            if row is not None and row.id not in tx.gone:
                 recorded.resource = row
         if next_of:
             recorded.next_entry = await first_outbox_entry(tx.session, next_of)
@@ -429,9 +426,12 @@ async def _resource_of(
 ) -> NetworkRow | PortRow | None:
     """The network or port ``status`` is about, if any."""
     if status.kind == rs.RESOURCE_KIND_NETWORK:
-        return await session.get(NetworkRow, status.resource_id)
+        query = select(NetworkRow).where(NetworkRow.id == status.resource_id)
+        return await fetch_one(session, NetworkRow, query)
     if status.kind == rs.RESOURCE_KIND_PORT:
-        return await session.get(PortRow, status.resource_id)
+        return await fetch_one(
+            session, PortRow, select(PortRow).where(PortRow.id == status.resource_id)
+        )
     return None
 
 
@@ -441,11 +441,11 @@ async def mark_backend_unavailable(store: Store, backend: str) -> int:
     docs/status-model.md, "Liveness is status".
     """
     async with store.write() as tx:
-        ports = (
-            await tx.session.scalars(
-                select(PortRow).where(PortRow.backend == backend, PortRow.deleting.is_(False))
-            )
-        ).all()
+        ports = await fetch_all(
+            tx.session,
+            PortRow,
+            select(PortRow).where(PortRow.backend == backend, PortRow.deleting.is_(False)),
+        )
         marked = 0
         for port in ports:
             if (port.link_status, port.link_status_reason) == (

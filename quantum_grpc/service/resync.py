@@ -20,6 +20,7 @@ from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
 from quantum_grpc.convert import network_change, port_change
 from quantum_grpc.service.reports import Tally, apply_report, apply_status, listing_entries
 from quantum_grpc.store.models import NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.rows import fetch_all
 from quantum_grpc.store.store import Store, Tx
 
 
@@ -42,19 +43,19 @@ async def resync(
                 )
             ).all()
         )
-        networks = (
-            await tx.session.scalars(
-                select(NetworkRow)
-                .where(NetworkRow.backend == backend)
-                .order_by(NetworkRow.create_revision)
-            )
-        ).all()
+        networks = await fetch_all(
+            tx.session,
+            NetworkRow,
+            select(NetworkRow)
+            .where(NetworkRow.backend == backend)
+            .order_by(NetworkRow.create_revision),
+        )
         ports_of: dict[str, list[PortRow]] = defaultdict(list)
-        for port in (
-            await tx.session.scalars(
-                select(PortRow).where(PortRow.backend == backend).order_by(PortRow.create_revision)
-            )
-        ).all():
+        for port in await fetch_all(
+            tx.session,
+            PortRow,
+            select(PortRow).where(PortRow.backend == backend).order_by(PortRow.create_revision),
+        ):
             ports_of[port.network_id].append(port)
         resent = 0
         for network in networks:

@@ -36,6 +36,7 @@ from quantum_grpc.store.models import (
     PortRow,
     RevisionCounter,
 )
+from quantum_grpc.store.rows import build, check_detached, fetch_one, statements_of, values_of
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ class Tx:
         self._encode_snapshot = encode_snapshot
         self.head = 0
         self.outbox: list[OutboxRow] = []
+        # Entries enqueued but not inserted yet: written together before the next statement
+        # about the outbox, and at the latest before commit (write_outbox).
+        self._unwritten: list[OutboxRow] = []
+        # Resources this transaction deleted, by id.
+        self.gone: set[str] = set()
         # The events this transaction appended, in revision order: handed to the event
         # listeners in memory after commit (the watch hub reads the log only to catch up).
         self.events: list[EventRow] = []
@@ -124,11 +130,13 @@ class Tx:
         return self.counter is not None and self.head > self.counter
 
     async def record(self, row: Resource, kind: EventKind) -> int:
-        """Stamp ``row`` with a new revision and append its event; returns the revision.
+        """Stamp ``row`` with a new revision, write it and append its event; returns the
+        revision.
 
-        For ADDED the row is added to the session; for DELETED it is deleted after its
-        last snapshot is taken.
+        ``row`` is a detached row (store/rows.py): ADDED inserts it, MODIFIED writes every
+        column of it, DELETED deletes it after its last snapshot is taken.
         """
+        check_detached(row)
         revision = await self._next_revision()
         stamp = now()
         row.revision = revision
@@ -136,7 +144,6 @@ class Tx:
         if kind is EventKind.ADDED:
             row.create_revision = revision
             row.created_at = stamp
-            self.session.add(row)
         resource_kind, network_id = _locate(row)
         fields = {
             "revision": revision,
@@ -149,13 +156,20 @@ class Tx:
             "snapshot": self._encode_snapshot(row),
             "created_at": stamp,
         }
-        if kind is EventKind.DELETED:
-            await self.session.delete(row)
-        await self.session.flush()
-        # The event as a Core insert: the log is append-only, the unit of work has nothing
-        # to track about it. The row handed to the listeners is never attached.
-        await (await self.connection()).execute(_APPEND_EVENT, fields)
-        self.events.append(EventRow(**fields))
+        connection = await self.connection()
+        writes = statements_of(type(row))
+        if kind is EventKind.ADDED:
+            await connection.execute(writes.insert, values_of(row))
+        elif kind is EventKind.DELETED:
+            await connection.execute(writes.delete, {"row_id": row.id})
+            self.gone.add(row.id)
+        else:
+            values = values_of(row)
+            values["row_id"] = values.pop("id")
+            await connection.execute(writes.update, values)
+        await connection.execute(_APPEND_EVENT, fields)
+        # The row handed to the listeners is never attached.
+        self.events.append(build(EventRow, fields))
         return revision
 
     def enqueue(
@@ -167,24 +181,38 @@ class Tx:
     ) -> OutboxRow:
         """Record a change for the dispatcher; it is sent after commit (docs/architecture.md)."""
         request.operation_id = request.operation_id or str(uuid.uuid4())
-        entry = OutboxRow(
-            operation_id=request.operation_id,
-            backend=backend,
-            shard_key=shard_key,
-            resource_kind=short_name(rs.ResourceKind, request.kind),
-            resource_id=resource_id,
-            generation=request.generation,
-            request=request.SerializeToString(),
-            attempts=0,
-            last_error="",
-            created_at=now(),
+        entry = build(
+            OutboxRow,
+            {
+                "operation_id": request.operation_id,
+                "backend": backend,
+                "shard_key": shard_key,
+                "resource_kind": short_name(rs.ResourceKind, request.kind),
+                "resource_id": resource_id,
+                "generation": request.generation,
+                "request": request.SerializeToString(),
+                "attempts": 0,
+                "last_error": "",
+                "created_at": now(),
+            },
         )
-        self.session.add(entry)
         self.outbox.append(entry)
+        self._unwritten.append(entry)
         return entry
+
+    async def write_outbox(self) -> None:
+        """Insert the entries enqueued since the last call, in order; each learns its id."""
+        if not self._unwritten:
+            return
+        connection = await self.connection()
+        for entry in self._unwritten:
+            result = await connection.execute(_INSERT_OUTBOX, values_of(entry))
+            (entry.id,) = cast(Any, result.inserted_primary_key)
+        self._unwritten.clear()
 
     async def remove_outbox(self, entry_id: int) -> bool:
         """Drop a dispatched outbox entry; False when it was already gone."""
+        await self.write_outbox()
         result = await (await self.connection()).execute(_REMOVE_OUTBOX, {"entry_id": entry_id})
         removed = bool(result.rowcount)
         if removed:
@@ -193,7 +221,8 @@ class Tx:
 
     async def drop_outbox(self, backend: str, shard_key: str) -> None:
         """Drop every pending change of ``backend`` for ``shard_key`` (about to be re-sent)."""
-        await self.session.execute(
+        await self.write_outbox()
+        await (await self.connection()).execute(
             delete(OutboxRow).where(OutboxRow.backend == backend, OutboxRow.shard_key == shard_key)
         )
         self.dropped.add(shard_key)
@@ -202,6 +231,7 @@ class Tx:
 # Core statements, built once: they run on every create and every back-end answer.
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _REMOVE_OUTBOX = delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("entry_id"))
+_INSERT_OUTBOX = insert(_OUTBOX)
 _COUNTER = cast(Table, RevisionCounter.__table__)
 _NEXT_REVISION = (
     update(_COUNTER)
@@ -219,8 +249,10 @@ _SAVE_COUNTER_AND_NOTIFY = _SAVE_COUNTER.returning(_PG_NOTIFY)
 
 async def first_outbox_entry(session: AsyncSession, shard_key: str) -> OutboxRow | None:
     """The oldest outbox entry of ``shard_key``: the next to dispatch."""
-    return await session.scalar(
-        select(OutboxRow).where(OutboxRow.shard_key == shard_key).order_by(OutboxRow.id).limit(1)
+    return await fetch_one(
+        session,
+        OutboxRow,
+        select(OutboxRow).where(OutboxRow.shard_key == shard_key).order_by(OutboxRow.id).limit(1),
     )
 
 
@@ -411,7 +443,9 @@ class Store:
 
     async def _close_tx(self, tx: Tx) -> None:
         """The last statement before commit: the counter written back if revisions were
-        taken in memory, and the announcement, in one statement when both are due."""
+        taken in memory, and the announcement, in one statement when both are due (the
+        outbox entries still unwritten go first)."""
+        await tx.write_outbox()
         announcement = self._announcement(tx)
         if not tx.counter_behind and announcement is None:
             return

@@ -1,0 +1,110 @@
+"""Resource rows read and written with SQLAlchemy Core, not the ORM's unit of work.
+
+The models stay SQLAlchemy mapped classes (the schema, the queries and Alembic know
+them), but the rows the services handle are never attached to a session: a read builds
+them from a Core result the way the ORM's own loader does, minus the identity map, and
+:meth:`Tx.record <quantum_grpc.store.store.Tx.record>` writes each change as one Core
+statement. The unit of work (change tracking, flush ordering, the identity map) was half
+the core's CPU on every create and every back-end answer, for transactions that change
+one to three rows they already know the keys of (docs/architecture.md, "Rows").
+
+What that asks of the code: a row is written only by ``Tx.record`` (setting an attribute
+writes nothing), and two reads of the same row in one transaction give two objects, so a
+function that changes a row passes that object on rather than reading it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Select, Table, bindparam, delete, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.instrumentation import manager_of_class
+
+from quantum_grpc.store.models import AttachmentRow, Base, NetworkRow, OutboxRow, PortRow
+
+Mapped = TypeVar("Mapped", bound=Base)
+Loaded = TypeVar("Loaded", NetworkRow, PortRow, AttachmentRow, OutboxRow)
+
+
+def _keys(model: type[Base]) -> tuple[str, ...]:
+    # Every model's attribute is named as its column (models.py names none apart).
+    return tuple(column.key for column in cast(Table, model.__table__).columns)
+
+
+_KEYS: dict[type[Base], tuple[str, ...]] = {}
+
+
+def keys_of(model: type[Base]) -> tuple[str, ...]:
+    """The column names of ``model``, in table order (a select of the model yields them so)."""
+    keys = _KEYS.get(model)
+    if keys is None:
+        keys = _KEYS[model] = _keys(model)
+    return keys
+
+
+def build(model: type[Mapped], values: Mapping[str, Any]) -> Mapped:
+    """An instance of ``model`` holding ``values``, attached to nothing.
+
+    Made like the ORM's loader makes one (an empty instance, its attributes put in its
+    dict): the mapped constructor sets each attribute through its change tracking, 17
+    times slower, for a row that is never flushed.
+    """
+    row = manager_of_class(model).new_instance()
+    row.__dict__.update(values)
+    return row
+
+
+async def fetch_one(
+    session: AsyncSession, model: type[Loaded], query: Select[Any]
+) -> Loaded | None:
+    """The first row ``query`` (a ``select(model)``) finds, run on ``session``'s connection."""
+    result = await (await session.connection()).execute(query)
+    found = result.first()
+    return None if found is None else build(model, dict(zip(keys_of(model), found, strict=True)))
+
+
+async def fetch_all(session: AsyncSession, model: type[Loaded], query: Select[Any]) -> list[Loaded]:
+    """Every row ``query`` (a ``select(model)``) finds, in its order."""
+    result = await (await session.connection()).execute(query)
+    keys = keys_of(model)
+    return [build(model, dict(zip(keys, found, strict=True))) for found in result.all()]
+
+
+def values_of(row: Base) -> dict[str, Any]:
+    """The column values ``row`` holds (a column never set is left to its default)."""
+    held = row.__dict__
+    return {key: held[key] for key in keys_of(type(row)) if key in held}
+
+
+def check_detached(row: Base) -> None:
+    """Refuse a row a session tracks: its flush would write it a second time."""
+    if instance_state(row).session_id is not None:
+        raise TypeError(
+            f"{type(row).__name__} {getattr(row, 'id', '')} belongs to a session; read it "
+            "with store.rows (fetch_one, fetch_all) to change it"
+        )
+
+
+class Statements:
+    """The Core statements that write one table's rows, built once."""
+
+    def __init__(self, model: type[Base]) -> None:
+        table = cast(Table, model.__table__)
+        self.insert = insert(table)
+        # Executed with every column's value as parameters: SET names them all.
+        self.update = update(table).where(table.c.id == bindparam("row_id"))
+        self.delete = delete(table).where(table.c.id == bindparam("row_id"))
+
+
+_STATEMENTS: dict[type[Base], Statements] = {}
+
+
+def statements_of(model: type[Base]) -> Statements:
+    """The write statements of ``model``'s table."""
+    found = _STATEMENTS.get(model)
+    if found is None:
+        found = _STATEMENTS[model] = Statements(model)
+    return found
