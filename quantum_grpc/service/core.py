@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantum_api.errors import (
@@ -27,8 +27,10 @@ from quantum_grpc.service.status_rules import (
     derive_port_status,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
-from quantum_grpc.store.rows import fetch_one
+from quantum_grpc.store.rows import fetch_by_id, fetch_one
 from quantum_grpc.store.store import EventKind, Resource, Store, Tx
+
+_ATTACHMENT_OF = select(AttachmentRow).where(AttachmentRow.port_id == bindparam("port_id"))
 
 # What a mutation answers with after its back-end's answer.
 Answerable = TypeVar("Answerable", NetworkRow, PortRow)
@@ -93,8 +95,7 @@ async def find_network(
     session: AsyncSession, caller: Caller, network_id: str, *, lock: bool = False
 ) -> NetworkRow:
     """The caller's network, else NOT_FOUND (another tenant's network is never visible)."""
-    query = select(NetworkRow).where(NetworkRow.id == network_id)
-    row = await fetch_one(session, NetworkRow, query.with_for_update() if lock else query)
+    row = await fetch_by_id(session, NetworkRow, network_id, lock=lock)
     if row is None or not caller.sees(row.tenant_id):
         raise NetworkNotFound(f"network {network_id} not found", field="network_id")
     return row
@@ -104,8 +105,7 @@ async def find_port(
     session: AsyncSession, caller: Caller, port_id: str, network_id: str = "", *, lock: bool = False
 ) -> PortRow:
     """The caller's port (on ``network_id`` when given), else NOT_FOUND."""
-    query = select(PortRow).where(PortRow.id == port_id)
-    row = await fetch_one(session, PortRow, query.with_for_update() if lock else query)
+    row = await fetch_by_id(session, PortRow, port_id, lock=lock)
     if row is None or not caller.sees(row.tenant_id) or network_id not in ("", row.network_id):
         where = f" on network {network_id}" if network_id else ""
         raise PortNotFound(f"port {port_id} not found{where}", field="port_id")
@@ -114,9 +114,7 @@ async def find_port(
 
 async def attachment_of(session: AsyncSession, port_id: str) -> AttachmentRow | None:
     """The attachment of a port, if any."""
-    return await fetch_one(
-        session, AttachmentRow, select(AttachmentRow).where(AttachmentRow.port_id == port_id)
-    )
+    return await fetch_one(session, AttachmentRow, _ATTACHMENT_OF, {"port_id": port_id})
 
 
 def check_revision(row: Resource, expected: int) -> None:

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quantum_api.errors import RequestIdReused
 from quantum_grpc.store.models import NetworkRow, PortRow
+from quantum_grpc.store.rows import fetch_one
 
 Row = TypeVar("Row", NetworkRow, PortRow)
+
+# Built once: every create with a request_id (the SDK sends one on each) runs it.
+_BY_REQUEST = {
+    model: select(model).where(
+        model.tenant_id == bindparam("tenant_id"), model.request_id == bindparam("request_id")
+    )
+    for model in (NetworkRow, PortRow)
+}
 
 
 async def earlier_create(
@@ -32,9 +41,8 @@ async def earlier_create(
     """The resource an earlier create with ``request_id`` made, if this one repeats it."""
     if not request_id:
         return None
-    existing: Row | None = await session.scalar(
-        select(model).where(model.tenant_id == tenant_id, model.request_id == request_id)
-    )
+    params = {"tenant_id": tenant_id, "request_id": request_id}
+    existing = await fetch_one(session, model, _BY_REQUEST[model], params)
     if existing is None:
         return None
     # NULL: created before fingerprints were stored; such a retry is accepted as it was.

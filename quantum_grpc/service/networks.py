@@ -20,7 +20,7 @@ from quantum_grpc.service.idempotency import earlier_create
 from quantum_grpc.service.paging import PageQuery
 from quantum_grpc.service.status_rules import NetworkStatus, network_is_ready
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
-from quantum_grpc.store.rows import fetch_all, fetch_one
+from quantum_grpc.store.rows import fetch_all, fetch_by_id
 from quantum_grpc.store.store import EventKind
 
 
@@ -177,7 +177,5 @@ async def delete_network(
         )
     await core.settle(tx)
     async with core.store.read() as session:
-        current = await fetch_one(
-            session, NetworkRow, select(NetworkRow).where(NetworkRow.id == network_id)
-        )
+        current = await fetch_by_id(session, NetworkRow, network_id)
     return (current, False) if current is not None else (row, True)

@@ -33,7 +33,7 @@ from quantum_grpc.service.status_rules import (
     port_is_ready,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow
-from quantum_grpc.store.rows import fetch_all, fetch_one
+from quantum_grpc.store.rows import fetch_all, fetch_by_id
 from quantum_grpc.store.store import EventKind, Tx
 
 
@@ -242,5 +242,5 @@ async def delete_port(
         )
     await core.settle(tx)
     async with core.store.read() as session:
-        current = await fetch_one(session, PortRow, select(PortRow).where(PortRow.id == port_id))
+        current = await fetch_by_id(session, PortRow, port_id)
     return (current, False) if current is not None else (row, True)

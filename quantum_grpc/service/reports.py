@@ -44,7 +44,7 @@ from quantum_grpc.service.status_rules import (
     transition_allowed,
 )
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, OutboxRow, PortRow
-from quantum_grpc.store.rows import fetch_all, fetch_one
+from quantum_grpc.store.rows import fetch_all, fetch_by_id
 from quantum_grpc.store.store import EventKind, Store, Tx, first_outbox_entry
 
 log = logging.getLogger(__name__)
@@ -426,12 +426,9 @@ async def _resource_of(
 ) -> NetworkRow | PortRow | None:
     """The network or port ``status`` is about, if any."""
     if status.kind == rs.RESOURCE_KIND_NETWORK:
-        query = select(NetworkRow).where(NetworkRow.id == status.resource_id)
-        return await fetch_one(session, NetworkRow, query)
+        return await fetch_by_id(session, NetworkRow, status.resource_id)
     if status.kind == rs.RESOURCE_KIND_PORT:
-        return await fetch_one(
-            session, PortRow, select(PortRow).where(PortRow.id == status.resource_id)
-        )
+        return await fetch_by_id(session, PortRow, status.resource_id)
     return None
 
 

@@ -35,8 +35,9 @@ from quantum_grpc.store.models import (
     OutboxRow,
     PortRow,
     RevisionCounter,
+    build,
 )
-from quantum_grpc.store.rows import build, check_detached, fetch_one, statements_of, values_of
+from quantum_grpc.store.rows import check_detached, fetch_one, statements_of, values_of
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,12 @@ class Tx:
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _REMOVE_OUTBOX = delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("entry_id"))
 _INSERT_OUTBOX = insert(_OUTBOX)
+_FIRST_OUTBOX_ENTRY = (
+    select(OutboxRow)
+    .where(OutboxRow.shard_key == bindparam("shard_key"))
+    .order_by(OutboxRow.id)
+    .limit(1)
+)
 _COUNTER = cast(Table, RevisionCounter.__table__)
 _NEXT_REVISION = (
     update(_COUNTER)
@@ -249,11 +256,7 @@ _SAVE_COUNTER_AND_NOTIFY = _SAVE_COUNTER.returning(_PG_NOTIFY)
 
 async def first_outbox_entry(session: AsyncSession, shard_key: str) -> OutboxRow | None:
     """The oldest outbox entry of ``shard_key``: the next to dispatch."""
-    return await fetch_one(
-        session,
-        OutboxRow,
-        select(OutboxRow).where(OutboxRow.shard_key == shard_key).order_by(OutboxRow.id).limit(1),
-    )
+    return await fetch_one(session, OutboxRow, _FIRST_OUTBOX_ENTRY, {"shard_key": shard_key})
 
 
 async def _at_once(ending: Coroutine[Any, Any, None]) -> None:
