@@ -429,15 +429,15 @@ class ServiceCollector(Collector):
             "Resources by kind and status.",
             labels=("kind", "status"),
         )
-        async with self._store.read() as session:
+        async with self._store.read() as conn:
             for kind, status_column in _STATUSES.items():
-                counted = await session.execute(
+                counted = await conn.execute(
                     select(status_column, func.count()).group_by(status_column)
                 )
                 for status, count in counted.all():
                     resources.add_metric((kind, status), count)
             depth, oldest = (
-                await session.execute(select(func.count(), func.min(OutboxRow.created_at)))
+                await conn.execute(select(func.count(), func.min(OutboxRow.created_at)))
             ).one()
         outbox_age = 0.0 if oldest is None else (now() - _aware(oldest)).total_seconds()
         return [

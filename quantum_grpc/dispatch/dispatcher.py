@@ -170,8 +170,8 @@ class Dispatcher:
 
     async def _sweep(self) -> list[str]:
         """Kick every shard key the outbox holds; returns them."""
-        async with self._store.read() as session:
-            keys = list((await session.scalars(select(OutboxRow.shard_key).distinct())).all())
+        async with self._store.read() as conn:
+            keys = list((await conn.scalars(select(OutboxRow.shard_key).distinct())).all())
         for key in keys:
             self.kick(key)
         return keys
@@ -240,8 +240,8 @@ class Dispatcher:
     async def _gone(self, ids: list[int]) -> bool:
         """Whether none of ``ids`` is in the outbox (False when the database cannot say)."""
         try:
-            async with self._store.read() as session:
-                left = await session.scalar(
+            async with self._store.read() as conn:
+                left = await conn.scalar(
                     select(func.count()).select_from(OutboxRow).where(OutboxRow.id.in_(ids))
                 )
         except StorageUnavailable:
@@ -301,8 +301,8 @@ class Dispatcher:
                 return queued.pop(0)
             self._queued.pop(shard_key, None)
             return None
-        async with self._store.read() as session:
-            entry = await first_outbox_entry(session, shard_key)
+        async with self._store.read() as conn:
+            entry = await first_outbox_entry(conn, shard_key)
         queued = self._queued.get(shard_key)
         if entry is None:
             if not alone:
@@ -379,7 +379,7 @@ class Dispatcher:
     async def _note_attempt(self, entry: OutboxRow, error: str) -> None:
         with contextlib.suppress(StorageUnavailable):
             async with self._store.write() as tx:
-                await tx.session.execute(
+                await tx.connection.execute(
                     update(OutboxRow)
                     .where(OutboxRow.id == entry.id)
                     .values(attempts=OutboxRow.attempts + 1, last_error=bounded_text(error, 2000))
@@ -434,8 +434,9 @@ class Dispatcher:
 
     async def _pending(self, entry_id: int) -> bool:
         try:
-            async with self._store.read() as session:
-                return await session.get(OutboxRow, entry_id) is not None
+            async with self._store.read() as conn:
+                found = await conn.scalar(select(OutboxRow.id).where(OutboxRow.id == entry_id))
+                return found is not None
         except StorageUnavailable:
             return True
 

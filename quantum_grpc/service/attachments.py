@@ -33,9 +33,9 @@ from quantum_grpc.store.store import EventKind
 async def _current(
     core: Core, caller: Caller, port_id: str
 ) -> tuple[AttachmentRow | None, PortRow]:
-    async with core.store.read() as session:
-        port = await find_port(session, caller, port_id)
-        return await attachment_of(session, port_id), port
+    async with core.store.read() as conn:
+        port = await find_port(conn, caller, port_id)
+        return await attachment_of(conn, port_id), port
 
 
 async def get_attachment(
@@ -45,9 +45,9 @@ async def get_attachment(
     caller.acting_tenant(tenant_id)
     port_id = v.uuid_field(port_id, "port_id")
     network_id = v.optional_uuid(network_id, "network_id")
-    async with core.store.read() as session:
-        await find_port(session, caller, port_id, network_id)
-        attachment = await attachment_of(session, port_id)
+    async with core.store.read() as conn:
+        await find_port(conn, caller, port_id, network_id)
+        attachment = await attachment_of(conn, port_id)
     if attachment is None:
         raise AttachmentNotFound(f"port {port_id} has no attachment", field="port_id")
     return attachment
@@ -71,8 +71,8 @@ async def plug(
     interface_id = v.text_field(interface_id, "interface_id")
     expected = v.expected_revision(expected_revision)
     async with core.store.write() as tx:
-        port = await find_port(tx.session, caller, port_id, network_id, lock=True)
-        existing = await attachment_of(tx.session, port.id)
+        port = await find_port(tx.connection, caller, port_id, network_id, lock=True)
+        existing = await attachment_of(tx.connection, port.id)
         if existing is not None and existing.interface_id == interface_id and not existing.deleting:
             return existing, port
         check_revision(port, expected)
@@ -87,7 +87,7 @@ async def plug(
             # order, so the old attachment's story ends here.
             await tx.record(existing, EventKind.DELETED)
         elsewhere = await fetch_one(
-            tx.session,
+            tx.connection,
             AttachmentRow,
             select(AttachmentRow).where(AttachmentRow.interface_id == interface_id),
         )
@@ -141,8 +141,8 @@ async def unplug(
     network_id = v.optional_uuid(network_id, "network_id")
     expected = v.expected_revision(expected_revision)
     async with core.store.write() as tx:
-        port = await find_port(tx.session, caller, port_id, network_id, lock=True)
-        attachment = await attachment_of(tx.session, port.id)
+        port = await find_port(tx.connection, caller, port_id, network_id, lock=True)
+        attachment = await attachment_of(tx.connection, port.id)
         if attachment is None:
             raise AttachmentNotFound(f"port {port.id} has no attachment", field="port_id")
         if attachment.deleting and not port.failed:

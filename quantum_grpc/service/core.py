@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_api.errors import (
     NetworkNotFound,
@@ -92,29 +92,29 @@ class Core:
 
 
 async def find_network(
-    session: AsyncSession, caller: Caller, network_id: str, *, lock: bool = False
+    conn: AsyncConnection, caller: Caller, network_id: str, *, lock: bool = False
 ) -> NetworkRow:
     """The caller's network, else NOT_FOUND (another tenant's network is never visible)."""
-    row = await fetch_by_id(session, NetworkRow, network_id, lock=lock)
+    row = await fetch_by_id(conn, NetworkRow, network_id, lock=lock)
     if row is None or not caller.sees(row.tenant_id):
         raise NetworkNotFound(f"network {network_id} not found", field="network_id")
     return row
 
 
 async def find_port(
-    session: AsyncSession, caller: Caller, port_id: str, network_id: str = "", *, lock: bool = False
+    conn: AsyncConnection, caller: Caller, port_id: str, network_id: str = "", *, lock: bool = False
 ) -> PortRow:
     """The caller's port (on ``network_id`` when given), else NOT_FOUND."""
-    row = await fetch_by_id(session, PortRow, port_id, lock=lock)
+    row = await fetch_by_id(conn, PortRow, port_id, lock=lock)
     if row is None or not caller.sees(row.tenant_id) or network_id not in ("", row.network_id):
         where = f" on network {network_id}" if network_id else ""
         raise PortNotFound(f"port {port_id} not found{where}", field="port_id")
     return row
 
 
-async def attachment_of(session: AsyncSession, port_id: str) -> AttachmentRow | None:
+async def attachment_of(conn: AsyncConnection, port_id: str) -> AttachmentRow | None:
     """The attachment of a port, if any."""
-    return await fetch_one(session, AttachmentRow, _ATTACHMENT_OF, {"port_id": port_id})
+    return await fetch_one(conn, AttachmentRow, _ATTACHMENT_OF, {"port_id": port_id})
 
 
 def check_revision(row: Resource, expected: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_api.errors import RequestIdReused
 from quantum_grpc.store.models import NetworkRow, PortRow
@@ -30,7 +30,7 @@ _BY_REQUEST = {
 
 
 async def earlier_create(
-    session: AsyncSession,
+    conn: AsyncConnection,
     model: type[Row],
     *,
     tenant_id: str,
@@ -42,7 +42,7 @@ async def earlier_create(
     if not request_id:
         return None
     params = {"tenant_id": tenant_id, "request_id": request_id}
-    existing = await fetch_one(session, model, _BY_REQUEST[model], params)
+    existing = await fetch_one(conn, model, _BY_REQUEST[model], params)
     if existing is None:
         return None
     # NULL: created before fingerprints were stored; such a retry is accepted as it was.

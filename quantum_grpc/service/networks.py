@@ -28,8 +28,8 @@ async def get_network(core: Core, caller: Caller, tenant_id: str, network_id: st
     """One network of the caller's tenant."""
     caller.acting_tenant(tenant_id)
     network_id = v.uuid_field(network_id, "network_id")
-    async with core.store.read() as session:
-        return await find_network(session, caller, network_id)
+    async with core.store.read() as conn:
+        return await find_network(conn, caller, network_id)
 
 
 async def list_networks(
@@ -55,8 +55,8 @@ async def list_networks(
     if status is not None:
         query = query.where(NetworkRow.status == status.value)
     query = query.order_by(NetworkRow.create_revision).limit(size + 1)
-    async with core.store.read() as session:
-        rows = await fetch_all(session, NetworkRow, query)
+    async with core.store.read() as conn:
+        rows = await fetch_all(conn, NetworkRow, query)
     more = len(rows) > size
     token = core.pages.issue(rows[size - 1].create_revision, page_query) if more else ""
     return rows[:size], token
@@ -72,7 +72,7 @@ async def create_network(
     fingerprint = v.request_fingerprint(name=name)
     async with core.store.write() as tx:
         existing = await earlier_create(
-            tx.session,
+            tx.connection,
             NetworkRow,
             tenant_id=tenant,
             request_id=request_id,
@@ -114,7 +114,7 @@ async def update_network(
     new_name = v.text_field(name, "name") if name is not None else None
     expected = v.expected_revision(expected_revision)
     async with core.store.write() as tx:
-        row = await find_network(tx.session, caller, network_id, lock=True)
+        row = await find_network(tx.connection, caller, network_id, lock=True)
         check_revision(row, expected)
         check_not_deleting(row, "network")
         ready = network_is_ready(NetworkStatus(row.status), row.deleting)
@@ -146,11 +146,11 @@ async def delete_network(
     network_id = v.uuid_field(network_id, "network_id")
     expected = v.expected_revision(expected_revision)
     async with core.store.write() as tx:
-        row = await find_network(tx.session, caller, network_id, lock=True)
+        row = await find_network(tx.connection, caller, network_id, lock=True)
         check_revision(row, expected)
         if row.deleting and not row.error_code:
             return row, False  # already on its way
-        plugged = await tx.session.scalar(
+        plugged = await tx.connection.scalar(
             select(AttachmentRow.port_id).where(
                 AttachmentRow.network_id == row.id, AttachmentRow.deleting.is_(False)
             )
@@ -161,7 +161,7 @@ async def delete_network(
                 metadata={"port_id": plugged},
             )
         ports = await fetch_all(
-            tx.session, PortRow, select(PortRow).where(PortRow.network_id == row.id)
+            tx.connection, PortRow, select(PortRow).where(PortRow.network_id == row.id)
         )
         for port in ports:
             if not port.deleting:
@@ -176,6 +176,6 @@ async def delete_network(
             row.backend, row.id, row.id, network_change(row, backend_pb2.CHANGE_ACTION_DELETE)
         )
     await core.settle(tx)
-    async with core.store.read() as session:
-        current = await fetch_by_id(session, NetworkRow, network_id)
+    async with core.store.read() as conn:
+        current = await fetch_by_id(conn, NetworkRow, network_id)
     return (current, False) if current is not None else (row, True)

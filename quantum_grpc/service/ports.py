@@ -52,8 +52,8 @@ async def get_port(
     caller.acting_tenant(tenant_id)
     port_id = v.uuid_field(port_id, "port_id")
     network_id = v.optional_uuid(network_id, "network_id")
-    async with core.store.read() as session:
-        return await find_port(session, caller, port_id, network_id)
+    async with core.store.read() as conn:
+        return await find_port(conn, caller, port_id, network_id)
 
 
 async def list_ports(
@@ -76,12 +76,12 @@ async def list_ports(
         query = query.where(PortRow.tenant_id == tenant)
     if status is not None:
         query = query.where(PortRow.status == status.value)
-    async with core.store.read() as session:
+    async with core.store.read() as conn:
         if network_id:
-            await find_network(session, caller, network_id)
+            await find_network(conn, caller, network_id)
             query = query.where(PortRow.network_id == network_id)
         query = query.order_by(PortRow.create_revision).limit(size + 1)
-        rows = await fetch_all(session, PortRow, query)
+        rows = await fetch_all(conn, PortRow, query)
     more = len(rows) > size
     token = core.pages.issue(rows[size - 1].create_revision, page_query) if more else ""
     return rows[:size], token
@@ -109,7 +109,7 @@ async def create_port(
     )
     async with core.store.write() as tx:
         existing = await earlier_create(
-            tx.session,
+            tx.connection,
             PortRow,
             tenant_id=tenant,
             request_id=request_id,
@@ -118,7 +118,7 @@ async def create_port(
         )
         if existing is not None:
             return existing
-        network: NetworkRow = await find_network(tx.session, caller, network_id, lock=True)
+        network: NetworkRow = await find_network(tx.connection, caller, network_id, lock=True)
         check_not_deleting(network, "network")
         ready = network_is_ready(NetworkStatus(network.status), network.deleting)
         check_ready(ready, core.strict(require_ready), "network", network)
@@ -165,7 +165,7 @@ async def update_port(
     expected = v.expected_revision(expected_revision)
     rate_burst = v.qos(qos.rate_kbps, qos.burst_kbytes) if qos else None
     async with core.store.write() as tx:
-        row = await find_port(tx.session, caller, port_id, network_id, lock=True)
+        row = await find_port(tx.connection, caller, port_id, network_id, lock=True)
         check_revision(row, expected)
         check_not_deleting(row, "port")
         ready = port_is_ready(row.create_confirmed, row.failed, row.deleting)
@@ -198,7 +198,7 @@ async def retry_failed_attachment(
     """The port's attachment, back to PROVISIONING if it had failed: a change to the port
     carries its interface too, so it tries a failed plug again (at ``generation``, when the
     change is a new one)."""
-    attachment = await attachment_of(tx.session, port_id)
+    attachment = await attachment_of(tx.connection, port_id)
     if attachment is not None and attachment.status == AttachmentStatus.ERROR.value:
         attachment.status = AttachmentStatus.PROVISIONING.value
         attachment.error_code = attachment.error_message = ""
@@ -223,11 +223,11 @@ async def delete_port(
     network_id = v.optional_uuid(network_id, "network_id")
     expected = v.expected_revision(expected_revision)
     async with core.store.write() as tx:
-        row = await find_port(tx.session, caller, port_id, network_id, lock=True)
+        row = await find_port(tx.connection, caller, port_id, network_id, lock=True)
         check_revision(row, expected)
         if row.deleting and not row.failed:
             return row, False  # already on its way; a refused delete is sent again
-        attachment = await attachment_of(tx.session, row.id)
+        attachment = await attachment_of(tx.connection, row.id)
         if attachment is not None and not attachment.deleting:
             raise PortInUse(
                 f"port {row.id} has interface {attachment.interface_id} plugged; unplug it first",
@@ -241,6 +241,6 @@ async def delete_port(
             row.backend, row.network_id, row.id, port_change(row, backend_pb2.CHANGE_ACTION_DELETE)
         )
     await core.settle(tx)
-    async with core.store.read() as session:
-        current = await fetch_by_id(session, PortRow, port_id)
+    async with core.store.read() as conn:
+        current = await fetch_by_id(conn, PortRow, port_id)
     return (current, False) if current is not None else (row, True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_api.enums import short_name
 from quantum_api.errors import BackendInputRejected, BackendNotOwner
@@ -118,19 +118,16 @@ async def receive_report(
 
 
 async def check_owner(
-    session: AsyncSession, backend: str, statuses: Sequence[rs.ResourceStatus]
+    conn: AsyncConnection, backend: str, statuses: Sequence[rs.ResourceStatus]
 ) -> None:
     """Refuse the whole report if any entry is about another back-end's resource: a
     back-end that does so is misconfigured or hostile, and none of its report is taken.
     (A resource's back-end never changes, so checking before applying is safe.)"""
     owners: dict[tuple[int, str], str] = {}
-    connection = await session.connection()
     for kind, model in _MODELS.items():
         ids = {s.resource_id for s in statuses if s.kind == kind}
         if ids:
-            found = await connection.execute(
-                select(model.id, model.backend).where(model.id.in_(ids))
-            )
+            found = await conn.execute(select(model.id, model.backend).where(model.id.in_(ids)))
             owners.update(((kind, row_id), owner) for row_id, owner in found.all())
     for index, status in enumerate(statuses):
         owner = owners.get((status.kind, status.resource_id), backend)
@@ -160,7 +157,7 @@ async def apply_report(
     for chunk in chunks(statuses):
         async with store.write() as tx:
             if owner_check:
-                await check_owner(tx.session, backend, statuses)
+                await check_owner(tx.connection, backend, statuses)
                 owner_check = False
             tally.merge(await apply_statuses(tx, backend, chunk))
     return tally
@@ -212,7 +209,7 @@ async def apply_statuses(tx: Tx, backend: str, statuses: Iterable[rs.ResourceSta
 
 async def apply_status(tx: Tx, backend: str, status: rs.ResourceStatus) -> Outcome:
     """Apply one report from ``backend``."""
-    return await apply_to(tx, backend, status, await _resource_of(tx.session, status))
+    return await apply_to(tx, backend, status, await _resource_of(tx.connection, status))
 
 
 async def apply_to(
@@ -257,7 +254,7 @@ async def _apply_network(tx: Tx, row: NetworkRow, status: rs.ResourceStatus) -> 
         if not row.deleting:
             return _reject(row.backend, status, "deleted without a delete")
         ports = await fetch_all(
-            tx.session, PortRow, select(PortRow).where(PortRow.network_id == row.id)
+            tx.connection, PortRow, select(PortRow).where(PortRow.network_id == row.id)
         )
         for port in ports:
             await _delete_port(tx, port)
@@ -283,7 +280,7 @@ async def _apply_network(tx: Tx, row: NetworkRow, status: rs.ResourceStatus) -> 
 
 
 async def _delete_port(tx: Tx, port: PortRow) -> None:
-    attachment = await attachment_of(tx.session, port.id)
+    attachment = await attachment_of(tx.connection, port.id)
     if attachment is not None:
         await tx.record(attachment, EventKind.DELETED)
     await tx.record(port, EventKind.DELETED)
@@ -310,7 +307,7 @@ async def _apply_port(tx: Tx, port: PortRow, status: rs.ResourceStatus) -> Outco
             return _reject(port.backend, status, "deleted without a delete")
         await _delete_port(tx, port)
         return Outcome.APPLIED
-    attachment = await attachment_of(tx.session, port.id)
+    attachment = await attachment_of(tx.connection, port.id)
     covers = attachment is not None and status.generation >= attachment.generation
     ready = status.state == rs.OBSERVED_STATE_READY
     error_code = "" if ready else status.error.code
@@ -408,27 +405,27 @@ async def record_answer(
     """A dispatched change leaves the outbox, and the back-end's answer (``DONE`` with a
     status, or a refusal turned into one) is applied, in one transaction; an entry that is
     already gone (a resync replaced it) is not applied again. With ``next_of`` the same
-    transaction reads that shard key's next entry (a session fewer for the dispatcher)."""
+    transaction reads that shard key's next entry (a read fewer for the dispatcher)."""
     recorded = Recorded()
     async with store.write() as tx:
         if await tx.remove_outbox(entry_id) and status is not None:
-            row = await _resource_of(tx.session, status)
+            row = await _resource_of(tx.connection, status)
             await apply_to(tx, backend, status, row)
             if row is not None and row.id not in tx.gone:
                 recorded.resource = row
         if next_of:
-            recorded.next_entry = await first_outbox_entry(tx.session, next_of)
+            recorded.next_entry = await first_outbox_entry(tx.connection, next_of)
     return recorded
 
 
 async def _resource_of(
-    session: AsyncSession, status: rs.ResourceStatus
+    conn: AsyncConnection, status: rs.ResourceStatus
 ) -> NetworkRow | PortRow | None:
     """The network or port ``status`` is about, if any."""
     if status.kind == rs.RESOURCE_KIND_NETWORK:
-        return await fetch_by_id(session, NetworkRow, status.resource_id)
+        return await fetch_by_id(conn, NetworkRow, status.resource_id)
     if status.kind == rs.RESOURCE_KIND_PORT:
-        return await fetch_by_id(session, PortRow, status.resource_id)
+        return await fetch_by_id(conn, PortRow, status.resource_id)
     return None
 
 
@@ -439,7 +436,7 @@ async def mark_backend_unavailable(store: Store, backend: str) -> int:
     """
     async with store.write() as tx:
         ports = await fetch_all(
-            tx.session,
+            tx.connection,
             PortRow,
             select(PortRow).where(PortRow.backend == backend, PortRow.deleting.is_(False)),
         )
@@ -454,6 +451,6 @@ async def mark_backend_unavailable(store: Store, backend: str) -> int:
                 LinkStatus.DOWN.value,
                 REASON_BACKEND_UNAVAILABLE,
             )
-            await record_port(tx, port, await attachment_of(tx.session, port.id))
+            await record_port(tx, port, await attachment_of(tx.connection, port.id))
             marked += 1
     return marked

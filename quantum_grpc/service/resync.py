@@ -38,13 +38,13 @@ async def resync(
         held = {status.resource_id: status.generation for status in entries}
         pending = set(
             (
-                await tx.session.scalars(
+                await tx.connection.scalars(
                     select(OutboxRow.resource_id).where(OutboxRow.backend == backend)
                 )
             ).all()
         )
         networks = await fetch_all(
-            tx.session,
+            tx.connection,
             NetworkRow,
             select(NetworkRow)
             .where(NetworkRow.backend == backend)
@@ -52,7 +52,7 @@ async def resync(
         )
         ports_of: dict[str, list[PortRow]] = defaultdict(list)
         for port in await fetch_all(
-            tx.session,
+            tx.connection,
             PortRow,
             select(PortRow).where(PortRow.backend == backend).order_by(PortRow.create_revision),
         ):

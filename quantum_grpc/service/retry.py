@@ -57,7 +57,7 @@ async def retry_network(
     network_id = v.uuid_field(network_id, "network_id")
     expected = v.expected_revision(expected_revision)
     async with core.store.write() as tx:
-        row = await find_network(tx.session, caller, network_id, lock=True)
+        row = await find_network(tx.connection, caller, network_id, lock=True)
         check_revision(row, expected)
         check_not_deleting(row, "network")
         _check_failed(row, "network")
@@ -88,7 +88,7 @@ async def retry_port(
     network_id = v.optional_uuid(network_id, "network_id")
     expected = v.expected_revision(expected_revision)
     async with core.store.write() as tx:
-        row = await find_port(tx.session, caller, port_id, network_id, lock=True)
+        row = await find_port(tx.connection, caller, port_id, network_id, lock=True)
         check_revision(row, expected)
         check_not_deleting(row, "port")
         _check_failed(row, "port")

@@ -28,10 +28,10 @@ async def page_token_key(store: Store) -> bytes:
     dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
     candidate = {"id": _ROW, "key": secrets.token_bytes(KEY_BYTES), "created_at": now()}
     async with store.write() as tx:
-        await tx.session.execute(
+        await tx.connection.execute(
             dialect.insert(PageTokenKey).values(candidate).on_conflict_do_nothing()
         )
-        key = await tx.session.scalar(select(PageTokenKey.key).where(PageTokenKey.id == _ROW))
+        key = await tx.connection.scalar(select(PageTokenKey.key).where(PageTokenKey.id == _ROW))
     if key is None:  # deleted by hand between this insert and this read; a restart mends it
         raise RuntimeError("the page-token key row is missing right after its insert")
     return bytes(key)

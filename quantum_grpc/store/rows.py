@@ -19,12 +19,21 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quantum_grpc.store.models import AttachmentRow, Base, NetworkRow, OutboxRow, PortRow, build
+from quantum_grpc.store.models import (
+    AttachmentRow,
+    Base,
+    EventRow,
+    NetworkRow,
+    OutboxRow,
+    PortRow,
+    build,
+)
 
-Loaded = TypeVar("Loaded", NetworkRow, PortRow, AttachmentRow, OutboxRow)
+Loaded = TypeVar("Loaded", NetworkRow, PortRow, AttachmentRow, OutboxRow, EventRow)
+# The rows with an ``id`` key.
+Keyed = TypeVar("Keyed", NetworkRow, PortRow, AttachmentRow, OutboxRow)
 
 
 def _keys(model: type[Base]) -> tuple[str, ...]:
@@ -44,14 +53,14 @@ def keys_of(model: type[Base]) -> tuple[str, ...]:
 
 
 async def fetch_one(
-    session: AsyncSession,
+    conn: AsyncConnection,
     model: type[Loaded],
     query: Select[Any],
     params: Mapping[str, Any] | None = None,
 ) -> Loaded | None:
-    """The first row ``query`` (a ``select(model)``) finds, run on ``session``'s connection
+    """The first row ``query`` (a ``select(model)``) finds, run on ``conn``
     with ``params`` for its bound parameters."""
-    result = await (await session.connection()).execute(query, params)
+    result = await conn.execute(query, params)
     found = result.first()
     return None if found is None else build(model, dict(zip(keys_of(model), found, strict=True)))
 
@@ -63,19 +72,19 @@ _BY_ID: dict[type[Base], tuple[Select[Any], Select[Any]]] = {}
 
 
 async def fetch_by_id(
-    session: AsyncSession, model: type[Loaded], row_id: str | int, *, lock: bool = False
-) -> Loaded | None:
+    conn: AsyncConnection, model: type[Keyed], row_id: str | int, *, lock: bool = False
+) -> Keyed | None:
     """The row of ``model`` with id ``row_id`` (read ``FOR UPDATE`` with ``lock``)."""
     queries = _BY_ID.get(model)
     if queries is None:
         query = select(model).where(model.id == bindparam("row_id"))
         queries = _BY_ID[model] = (query, query.with_for_update())
-    return await fetch_one(session, model, queries[lock], {"row_id": row_id})
+    return await fetch_one(conn, model, queries[lock], {"row_id": row_id})
 
 
-async def fetch_all(session: AsyncSession, model: type[Loaded], query: Select[Any]) -> list[Loaded]:
+async def fetch_all(conn: AsyncConnection, model: type[Loaded], query: Select[Any]) -> list[Loaded]:
     """Every row ``query`` (a ``select(model)``) finds, in its order."""
-    result = await (await session.connection()).execute(query)
+    result = await conn.execute(query)
     keys = keys_of(model)
     return [build(model, dict(zip(keys, found, strict=True))) for found in result.all()]
 
@@ -84,15 +93,6 @@ def values_of(row: Base) -> dict[str, Any]:
     """The column values ``row`` holds (a column never set is left to its default)."""
     held = row.__dict__
     return {key: held[key] for key in keys_of(type(row)) if key in held}
-
-
-def check_detached(row: Base) -> None:
-    """Refuse a row a session tracks: its flush would write it a second time."""
-    if instance_state(row).session_id is not None:
-        raise TypeError(
-            f"{type(row).__name__} {getattr(row, 'id', '')} belongs to a session; read it "
-            "with store.rows (fetch_one, fetch_all) to change it"
-        )
 
 
 class Statements:

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from quantum_api.enums import short_name
 from quantum_api.errors import InvalidArgument, StorageUnavailable
@@ -37,7 +37,7 @@ from quantum_grpc.store.models import (
     RevisionCounter,
     build,
 )
-from quantum_grpc.store.rows import check_detached, fetch_one, statements_of, values_of
+from quantum_grpc.store.rows import fetch_one, statements_of, values_of
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,9 @@ def _locate(row: Resource) -> tuple[ResourceKind, str]:
 class Tx:
     """One write transaction; see the module docstring."""
 
-    def __init__(self, session: AsyncSession, encode_snapshot: SnapshotEncoder) -> None:
-        self.session = session
+    def __init__(self, connection: AsyncConnection, encode_snapshot: SnapshotEncoder) -> None:
+        # Every statement of the transaction runs on it (store/rows.py: no ORM session).
+        self.connection = connection
         self._encode_snapshot = encode_snapshot
         self.head = 0
         self.outbox: list[OutboxRow] = []
@@ -101,26 +102,15 @@ class Tx:
         # Shard keys whose pending outbox entries this transaction dropped (a resync
         # re-sends them): the dispatcher forgets what it held of them.
         self.dropped: set[str] = set()
-        self._connection: AsyncConnection | None = None
         # The revision counter as the database holds it in this transaction (None: not
         # read yet). Revisions after the first are counted here and the counter written
         # once, before commit (Store.write): it stays locked the whole transaction.
         self.counter: int | None = None
 
-    async def connection(self) -> AsyncConnection:
-        """The transaction's connection, for Core statements (no ORM processing, no
-        autoflush)."""
-        if self._connection is None:
-            self._connection = await self.session.connection()
-        return self._connection
-
     async def _next_revision(self) -> int:
         if self.counter is None:
-            # On the session's connection: a Core statement, no ORM processing and no
-            # autoflush (the row's pending changes go out in one UPDATE with its new
-            # revision, in record).
-            connection = await self.connection()
-            self.head = self.counter = int((await connection.execute(_NEXT_REVISION)).scalar_one())
+            result = await self.connection.execute(_NEXT_REVISION)
+            self.head = self.counter = int(result.scalar_one())
         else:
             self.head = max(self.head, self.counter) + 1
         return self.head
@@ -137,7 +127,6 @@ class Tx:
         ``row`` is a detached row (store/rows.py): ADDED inserts it, MODIFIED writes every
         column of it, DELETED deletes it after its last snapshot is taken.
         """
-        check_detached(row)
         revision = await self._next_revision()
         stamp = now()
         row.revision = revision
@@ -157,7 +146,7 @@ class Tx:
             "snapshot": self._encode_snapshot(row),
             "created_at": stamp,
         }
-        connection = await self.connection()
+        connection = self.connection
         writes = statements_of(type(row))
         if kind is EventKind.ADDED:
             await connection.execute(writes.insert, values_of(row))
@@ -205,16 +194,15 @@ class Tx:
         """Insert the entries enqueued since the last call, in order; each learns its id."""
         if not self._unwritten:
             return
-        connection = await self.connection()
         for entry in self._unwritten:
-            result = await connection.execute(_INSERT_OUTBOX, values_of(entry))
+            result = await self.connection.execute(_INSERT_OUTBOX, values_of(entry))
             (entry.id,) = cast(Any, result.inserted_primary_key)
         self._unwritten.clear()
 
     async def remove_outbox(self, entry_id: int) -> bool:
         """Drop a dispatched outbox entry; False when it was already gone."""
         await self.write_outbox()
-        result = await (await self.connection()).execute(_REMOVE_OUTBOX, {"entry_id": entry_id})
+        result = await self.connection.execute(_REMOVE_OUTBOX, {"entry_id": entry_id})
         removed = bool(result.rowcount)
         if removed:
             self.removed.append(entry_id)
@@ -223,7 +211,7 @@ class Tx:
     async def drop_outbox(self, backend: str, shard_key: str) -> None:
         """Drop every pending change of ``backend`` for ``shard_key`` (about to be re-sent)."""
         await self.write_outbox()
-        await (await self.connection()).execute(
+        await self.connection.execute(
             delete(OutboxRow).where(OutboxRow.backend == backend, OutboxRow.shard_key == shard_key)
         )
         self.dropped.add(shard_key)
@@ -254,9 +242,9 @@ _NOTIFY = select(_PG_NOTIFY)
 _SAVE_COUNTER_AND_NOTIFY = _SAVE_COUNTER.returning(_PG_NOTIFY)
 
 
-async def first_outbox_entry(session: AsyncSession, shard_key: str) -> OutboxRow | None:
+async def first_outbox_entry(conn: AsyncConnection, shard_key: str) -> OutboxRow | None:
     """The oldest outbox entry of ``shard_key``: the next to dispatch."""
-    return await fetch_one(session, OutboxRow, _FIRST_OUTBOX_ENTRY, {"shard_key": shard_key})
+    return await fetch_one(conn, OutboxRow, _FIRST_OUTBOX_ENTRY, {"shard_key": shard_key})
 
 
 async def _at_once(ending: Coroutine[Any, Any, None]) -> None:
@@ -275,7 +263,7 @@ def _refused_data(exc: DataError | IntegrityError) -> InvalidArgument:
 class Store:
     """The database handle: write transactions, reads, and commit listeners.
 
-    Every session ends in a task of its own that its caller's cancellation cannot interrupt
+    Every connection ends in a task of its own that its caller's cancellation cannot interrupt
     (see docs/architecture.md, "Transactions and cancellation"): a cancelled transaction is
     discarded with its connection, never left open on the server holding its locks.
     """
@@ -285,10 +273,7 @@ class Store:
     ) -> None:
         self.engine = engine
         self._encode_snapshot = encode_snapshot
-        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._snapshot_sessions = async_sessionmaker(
-            engine.execution_options(isolation_level="REPEATABLE READ"), expire_on_commit=False
-        )
+        self._snapshot_engine = engine.execution_options(isolation_level="REPEATABLE READ")
         # SQLite has one writer; taking the lock in-process avoids busy waits and the
         # deferred-transaction upgrade deadlock. PostgreSQL serialises on the counter row.
         self._write_lock = asyncio.Lock() if serialize_writes else None
@@ -303,7 +288,7 @@ class Store:
         self.origin = uuid.uuid4().hex[:12]
         self._remote_listeners: list[Callable[[list[str], list[int]], None]] = []
         self._last_failure: float | None = None
-        self._open: set[AsyncSession] = set()
+        self._open: set[AsyncConnection] = set()
         self._endings: set[asyncio.Task[None]] = set()
         self._closed = False
         # A connection given back after close() (an ending that outlived its wait) would
@@ -330,10 +315,10 @@ class Store:
         :meth:`add_listener`."""
         self._outbox_listeners.append(listener)
 
-    # -- session lifetimes -------------------------------------------------------------
+    # -- connection lifetimes ----------------------------------------------------------
     async def _end(
         self,
-        session: AsyncSession,
+        conn: AsyncConnection,
         *,
         commit: bool,
         discard: bool,
@@ -341,17 +326,22 @@ class Store:
     ) -> None:
         """Commit (or not), then give the connection back; runs shielded.
 
-        A session whose caller was cancelled (``discard``) may have a statement in flight,
-        so its connection is invalidated (closed; the server rolls back) rather than reused.
+        A connection whose caller was cancelled (``discard``) may have a statement in flight,
+        so it is invalidated (closed; the server rolls back) rather than reused. One that
+        never got a database connection (its opening failed or was cancelled) has nothing
+        to end.
         ``committed`` runs once the commit is durable, even if the caller is gone by then.
         """
+        if conn.sync_connection is None:
+            self._open.discard(conn)
+            return
         try:
             if discard:
-                await session.invalidate()
+                await conn.invalidate()
                 return
             try:
                 if commit:
-                    await session.commit()
+                    await conn.commit()
                     # Before the close, whose round trip would let other tasks read what was
                     # committed before its listeners heard of it (the dispatcher relies on
                     # hearing first: Dispatcher._next_entry).
@@ -360,13 +350,15 @@ class Store:
             finally:
                 # Closing rolls back whatever is uncommitted and keeps loaded rows usable
                 # (an explicit rollback would expire them).
-                await session.close()
+                await conn.close()
         except BaseException:
-            if not discard:
-                await session.invalidate()
+            # One the close did end (the commit failed, its rollback did not, as on a full
+            # disk) is back in the pool already: invalidating it would raise instead.
+            if not discard and not conn.closed:
+                await conn.invalidate()
             raise
         finally:
-            self._open.discard(session)
+            self._open.discard(conn)
 
     async def _shielded(self, ending: Coroutine[Any, Any, None]) -> None:
         """Run ``ending`` to completion even if the caller is cancelled meanwhile.
@@ -391,28 +383,30 @@ class Store:
         task.result()
 
     @contextlib.asynccontextmanager
-    async def _session(
+    async def _using(
         self,
-        session: AsyncSession,
+        conn: AsyncConnection,
         *,
         commit: bool,
         committed: Callable[[], None] | None = None,
-    ) -> AsyncIterator[AsyncSession]:
-        """Use ``session``; commit (or just end) it on success, never let it outlive an error."""
-        self._open.add(session)
-        # Closing a SQLite session without a commit never suspends (statements run on the
-        # loop's thread: store/inline_sqlite.py), so no cancellation can land in it: it
+    ) -> AsyncIterator[AsyncConnection]:
+        """Open ``conn`` (from the pool) and use it; commit (or just end) it on success,
+        never let it outlive an error."""
+        self._open.add(conn)
+        # Closing a SQLite connection without a commit never suspends (statements run on
+        # the loop's thread: store/inline_sqlite.py), so no cancellation can land in it: it
         # needs no task of its own, which was a fifth of a GetPort's CPU. (Discarding one
-        # closes its connection through a task, so that is still shielded.)
+        # closes it through a task, so that is still shielded.)
         close = self._shielded if commit or self._write_lock is None else _at_once
         try:
-            yield session
+            await conn.start()
+            yield conn
         except BaseException as exc:
             discard = not isinstance(exc, Exception)  # cancelled, or the loop is going away
-            ending = self._end(session, commit=False, discard=discard)
+            ending = self._end(conn, commit=False, discard=discard)
             await (self._shielded(ending) if discard else close(ending))
             raise
-        await close(self._end(session, commit=commit, discard=False, committed=committed))
+        await close(self._end(conn, commit=commit, discard=False, committed=committed))
 
     def _storage_error(self, exc: Exception, message: str) -> StorageUnavailable:
         log.warning("database call failed: %s", exc)
@@ -427,14 +421,14 @@ class Store:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock)
             try:
-                tx = Tx(self.sessions(), self._encode_snapshot)
+                tx = Tx(self.engine.connect(), self._encode_snapshot)
                 committed = functools.partial(self._notify, tx)
-                async with self._session(tx.session, commit=True, committed=committed):
+                async with self._using(tx.connection, commit=True, committed=committed):
                     if self._write_lock is None:
                         # Serialise writers from the start, so checks made inside the
                         # transaction (an interface plugged elsewhere...) stay true at commit.
-                        connection = await tx.connection()
-                        tx.counter = int((await connection.execute(_LOCK_COUNTER)).scalar_one())
+                        locked = await tx.connection.execute(_LOCK_COUNTER)
+                        tx.counter = int(locked.scalar_one())
                     yield tx
                     await self._close_tx(tx)
             except (DataError, IntegrityError) as exc:
@@ -452,7 +446,7 @@ class Store:
         announcement = self._announcement(tx)
         if not tx.counter_behind and announcement is None:
             return
-        connection = await tx.connection()
+        connection = tx.connection
         if not tx.counter_behind:
             await connection.execute(_NOTIFY, announcement)
         elif announcement is None:
@@ -499,19 +493,19 @@ class Store:
             remote(shard_keys, removed)
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session; storage failures become StorageUnavailable."""
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection to read with; storage failures become StorageUnavailable."""
         try:
-            async with self._session(self.sessions(), commit=False) as session:
-                yield session
+            async with self._using(self.engine.connect(), commit=False) as conn:
+                yield conn
         except (DataError, IntegrityError) as exc:
             raise _refused_data(exc) from exc
         except (OperationalError, DBAPIError) as exc:
             raise StorageUnavailable("the database is unavailable, retry later") from exc
 
     @contextlib.asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[AsyncSession]:
-        """A session whose reads all see one consistent state.
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose reads all see one consistent state.
 
         SQLite: writers are held off for the duration (reads are short). PostgreSQL: a
         REPEATABLE READ transaction (the isolation level is set when the connection is
@@ -521,28 +515,24 @@ class Store:
             async with contextlib.AsyncExitStack() as stack:
                 if self._write_lock is not None:
                     await stack.enter_async_context(self._write_lock)
-                    maker = self.sessions
+                    engine = self.engine
                 else:
-                    maker = self._snapshot_sessions
-                session = await stack.enter_async_context(self._session(maker(), commit=False))
-                yield session
+                    engine = self._snapshot_engine
+                conn = engine.connect()
+                yield await stack.enter_async_context(self._using(conn, commit=False))
         except (OperationalError, DBAPIError) as exc:
             raise StorageUnavailable("the database is unavailable, retry later") from exc
 
     async def head_revision(self) -> int:
         """The newest committed revision."""
-        async with self.read() as session:
-            value = await session.scalar(
-                select(RevisionCounter.value).where(RevisionCounter.id == 1)
-            )
+        async with self.read() as conn:
+            value = await conn.scalar(select(RevisionCounter.value).where(RevisionCounter.id == 1))
             return int(value or 0)
 
     async def compaction_floor(self) -> int:
         """The shared compaction floor: events up to it may be gone (models.RevisionCounter)."""
-        async with self.read() as session:
-            value = await session.scalar(
-                select(RevisionCounter.floor).where(RevisionCounter.id == 1)
-            )
+        async with self.read() as conn:
+            value = await conn.scalar(select(RevisionCounter.floor).where(RevisionCounter.id == 1))
             return int(value or 0)
 
     def failed_within(self, seconds: float) -> bool:
@@ -554,7 +544,7 @@ class Store:
         """True when the database takes a write (a no-op update of the counter row)."""
         try:
             async with self.write() as tx:
-                await tx.session.execute(
+                await tx.connection.execute(
                     update(RevisionCounter)
                     .where(RevisionCounter.id == 1)
                     .values(value=RevisionCounter.value)
@@ -565,19 +555,20 @@ class Store:
         return True
 
     async def close(self, timeout: float = 15.0) -> None:
-        """Let in-flight session endings finish, discard sessions still open, dispose.
+        """Let in-flight connection endings finish, discard connections still open, dispose.
 
-        A session still open here belongs to work the server abandoned on stop; its
-        connection is closed, so the server rolls its transaction back (``dispose`` alone
+        A connection still open here belongs to work the server abandoned on stop; its
+        database connection is closed, so the server rolls its transaction back (``dispose`` alone
         only closes the connections that are back in the pool).
         """
         self._closed = True
         if self._endings:
             await asyncio.wait(set(self._endings), timeout=timeout)
-        for session in list(self._open):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._shielded(session.invalidate()), timeout)
-            self._open.discard(session)
+        for conn in list(self._open):
+            if conn.sync_connection is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._shielded(conn.invalidate()), timeout)
+            self._open.discard(conn)
         await self.engine.dispose()
         # A connection whose opening was cancelled half-way belongs to no pool and no
         # session, yet its socket stays open until it is garbage-collected: collect the

@@ -10,7 +10,7 @@ on that port's network must name the port.
 from __future__ import annotations
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_api.errors import (
     AttachmentNotFound,
@@ -21,6 +21,7 @@ from quantum_api.errors import (
 )
 from quantum_grpc.convert import resource_of_snapshot
 from quantum_grpc.store.models import EventRow
+from quantum_grpc.store.rows import fetch_all, fetch_one
 from quantum_grpc.store.store import Store
 from quantum_grpc.watch.hub import WatchHub
 
@@ -32,18 +33,18 @@ def _events(tenant_id: str | None, kind: str) -> Select[EventRow]:
     return query if tenant_id is None else query.where(EventRow.tenant_id == tenant_id)
 
 
-async def _port_network(session: AsyncSession, tenant_id: str | None, port_id: str) -> str | None:
+async def _port_network(conn: AsyncConnection, tenant_id: str | None, port_id: str) -> str | None:
     """The network of a port that has events, else None."""
     query = _events(tenant_id, "PORT").where(EventRow.resource_id == port_id).limit(1)
-    found = await session.scalar(query)
+    found = await fetch_one(conn, EventRow, query)
     return found.network_id if found is not None else None
 
 
 async def _has_attachment(
-    session: AsyncSession, tenant_id: str | None, network_id: str, port_id: str
+    conn: AsyncConnection, tenant_id: str | None, network_id: str, port_id: str
 ) -> bool:
     query = _events(tenant_id, "ATTACHMENT").where(EventRow.network_id == network_id)
-    for event in await session.scalars(query):
+    for event in await fetch_all(conn, EventRow, query):
         if resource_of_snapshot("ATTACHMENT", event.snapshot).attachment.port_id == port_id:
             return True
     return False
@@ -54,11 +55,11 @@ async def absence(
 ) -> QuantumError:
     """The error for a wait on a resource the current state does not hold."""
     noun = f"{kind.lower()} {resource_id}"
-    async with store.read() as session:
+    async with store.read() as conn:
         if kind == "ATTACHMENT":
-            network_id = await _port_network(session, tenant_id, resource_id)
+            network_id = await _port_network(conn, tenant_id, resource_id)
             existed = network_id is not None and await _has_attachment(
-                session, tenant_id, network_id, resource_id
+                conn, tenant_id, network_id, resource_id
             )
             never: QuantumError = (
                 AttachmentNotFound(f"port {resource_id} never had an attachment", field=FIELD)
@@ -67,7 +68,7 @@ async def absence(
             )
         else:
             query = _events(tenant_id, kind).where(EventRow.resource_id == resource_id).limit(1)
-            existed = await session.scalar(query) is not None
+            existed = await fetch_one(conn, EventRow, query) is not None
             missing = NetworkNotFound if kind == "NETWORK" else PortNotFound
             never = missing(f"{noun} not found: it never existed", field=FIELD)
     if existed:

@@ -32,6 +32,7 @@ from quantum_grpc.metrics import (
     Observer,
 )
 from quantum_grpc.store.models import EventRow, RevisionCounter
+from quantum_grpc.store.rows import fetch_all
 from quantum_grpc.store.store import Store, now
 from quantum_grpc.watch.events import LogEvent, WatchFilter, from_row
 from quantum_grpc.watch.fanout import ProgressTicker, Wakeup
@@ -300,13 +301,14 @@ class WatchHub:
         self.metrics.resumed(RESUMED_FROM_LOG)
         cursor = after
         while cursor < upto:
-            async with self._store.read() as session:
+            async with self._store.read() as conn:
                 query = select(EventRow).where(
                     EventRow.revision > cursor, EventRow.revision <= upto
                 )
                 if watch_filter.tenant_id is not None:
                     query = query.where(EventRow.tenant_id == watch_filter.tenant_id)
-                rows = (await session.scalars(query.order_by(EventRow.revision).limit(PAGE))).all()
+                query = query.order_by(EventRow.revision).limit(PAGE)
+                rows = await fetch_all(conn, EventRow, query)
             # Read after the page: a compaction that deleted any of it committed before.
             await self.refresh_floor()
             self.check_resumable(cursor)
@@ -367,15 +369,15 @@ class WatchHub:
         """Read every event after ``head`` and fan it out (not once shutting down, so every
         watch drains what it has and ends, resumable from its last revision)."""
         while not self.closing:
-            async with self._store.read() as session:
-                rows = (
-                    await session.scalars(
-                        select(EventRow)
-                        .where(EventRow.revision > self.head)
-                        .order_by(EventRow.revision)
-                        .limit(PAGE)
-                    )
-                ).all()
+            async with self._store.read() as conn:
+                rows = await fetch_all(
+                    conn,
+                    EventRow,
+                    select(EventRow)
+                    .where(EventRow.revision > self.head)
+                    .order_by(EventRow.revision)
+                    .limit(PAGE),
+                )
             for row in rows:
                 # Handed over in memory while this page was read (_on_events): already out.
                 if row.revision > self.head:
@@ -394,13 +396,13 @@ class WatchHub:
         removed = 0
         async with self._store.write() as tx:
             head, floor = (
-                await tx.session.execute(
+                await tx.connection.execute(
                     select(RevisionCounter.value, RevisionCounter.floor).where(
                         RevisionCounter.id == 1
                     )
                 )
             ).one()
-            young = await tx.session.scalar(
+            young = await tx.connection.scalar(
                 select(EventRow.revision)
                 .where(EventRow.created_at >= cutoff)
                 .order_by(EventRow.revision)
@@ -411,10 +413,10 @@ class WatchHub:
             floor = int(floor)
             if limit > floor:
                 floor = limit
-                await tx.session.execute(
+                await tx.connection.execute(
                     update(RevisionCounter).where(RevisionCounter.id == 1).values(floor=floor)
                 )
-                deleted = await tx.session.execute(
+                deleted = await tx.connection.execute(
                     delete(EventRow).where(EventRow.revision <= limit)
                 )
                 removed = int(getattr(deleted, "rowcount", 0) or 0)

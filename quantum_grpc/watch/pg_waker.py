@@ -31,8 +31,8 @@ RETRY, RETRY_MAX = 0.5, 4.0
 async def commit_channel(store: Store) -> str:
     """The channel of this database and schema: replicas of other schemas on the same
     server (the tests' several cores) are not woken by each other."""
-    async with store.read() as session:
-        schema = await session.scalar(text("SELECT current_schema()"))
+    async with store.read() as conn:
+        schema = await conn.scalar(text("SELECT current_schema()"))
     return "quantum_commits_" + hashlib.sha256(str(schema).encode()).hexdigest()[:16]
 
 

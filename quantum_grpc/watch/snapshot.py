@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from quantum_api.v1 import watch_service_pb2 as pb
 from quantum_grpc.convert import resource_of_row
 from quantum_grpc.store.models import AttachmentRow, NetworkRow, PortRow, RevisionCounter
+from quantum_grpc.store.rows import fetch_all
 from quantum_grpc.store.store import Store
 from quantum_grpc.watch.events import LogEvent, WatchFilter, make_event
 
@@ -42,12 +43,12 @@ async def current_state(store: Store, watch_filter: WatchFilter) -> tuple[int, l
     """The head revision and an ADDED event per matching resource, oldest change first."""
     kinds = watch_filter.kinds or frozenset(KIND_TABLES)
     events: list[LogEvent] = []
-    async with store.snapshot() as session:
+    async with store.snapshot() as conn:
         counter = select(RevisionCounter.value).where(RevisionCounter.id == 1)
-        head = int(await session.scalar(counter) or 0)
+        head = int(await conn.scalar(counter) or 0)
         for kind in sorted(kinds):
-            _, network_column = KIND_TABLES[kind]
-            for row in (await session.scalars(_query(kind, watch_filter))).all():
+            model, network_column = KIND_TABLES[kind]
+            for row in await fetch_all(conn, model, _query(kind, watch_filter)):
                 events.append(
                     make_event(
                         revision=row.revision,

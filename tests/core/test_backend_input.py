@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sqlalchemy import select
+from sqlalchemy import insert
 
 from quantum_api.errors import InvalidArgument
 from quantum_api.plugin.v1 import (
@@ -43,6 +43,7 @@ from quantum_grpc.service.backend_input import (
     TRUNCATED,
 )
 from quantum_grpc.store.models import NetworkRow
+from quantum_grpc.store.rows import fetch_by_id, values_of
 from quantum_plugins.common.health import add_health_servicer
 from quantum_plugins.sim.backend import SimBackend
 from quantum_plugins.sim.profiles import make_profile
@@ -484,8 +485,8 @@ async def test_a_database_error_about_one_row_is_not_an_outage(
     setup = await setup_factory()
     net = await setup.api.create_network("n", request_id=str(uuid.uuid4()))
     store = setup.app.store
-    async with store.read() as session:
-        row = await session.scalar(select(NetworkRow).where(NetworkRow.id == net.id))
+    async with store.read() as conn:
+        row = await fetch_by_id(conn, NetworkRow, net.id)
     assert row is not None
     # The same request id twice for one tenant: a unique constraint, on every database.
     duplicate = NetworkRow.new(
@@ -507,8 +508,7 @@ async def test_a_database_error_about_one_row_is_not_an_outage(
     for bad in cases:
         with pytest.raises(InvalidArgument):
             async with store.write() as tx:
-                tx.session.add(bad)
-                await tx.session.flush()
+                await tx.connection.execute(insert(NetworkRow), values_of(bad))
     assert not store.failed_within(3600)
     assert await store.ping()
     await _tenant_is_served(setup)

@@ -35,6 +35,7 @@ from quantum_grpc.service.core import Core, port_status
 from quantum_grpc.service.reports import apply_status
 from quantum_grpc.store.engine import create_engine, upgrade
 from quantum_grpc.store.models import AttachmentRow, EventRow, NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.rows import fetch_all, fetch_by_id
 from quantum_grpc.store.store import Store
 
 EXAMPLES = int(os.environ.get("QUANTUM_PROPERTY_EXAMPLES", "200"))
@@ -90,8 +91,8 @@ class StatusMachine(RuleBasedStateMachine):
 
     def rows(self, model: Any) -> list[Any]:
         async def read() -> list[Any]:
-            async with self.store.read() as session:
-                return list((await session.scalars(select(model))).all())
+            async with self.store.read() as conn:
+                return await fetch_all(conn, model, select(model))
 
         return self.loop.run_until_complete(read())
 
@@ -232,7 +233,7 @@ class StatusMachine(RuleBasedStateMachine):
         async def deliver() -> None:
             async with self.store.write() as tx:
                 model = NetworkRow if status.kind == rs.RESOURCE_KIND_NETWORK else PortRow
-                before = await tx.session.get(model, status.resource_id)
+                before = await fetch_by_id(tx.connection, model, status.resource_id)
                 generation = before.generation if before is not None else None
                 outcome = await apply_status(tx, "sim", status)
                 if generation is not None and status.generation < generation:

@@ -1,8 +1,8 @@
 """Rows are written by Tx.record alone (docs/architecture.md, "Rows"), on both databases.
 
-A row a session tracks is refused (its flush would write it a second time), a change
-reaches the database and its event together, and outbox entries are in the database
-before the next statement about the outbox, with their ids known by commit.
+A change reaches the database with its event, setting an attribute alone writes nothing,
+and outbox entries are in the database before the next statement about the outbox, with
+their ids known by commit.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ async def _network(store: Store, name: str = "blue") -> NetworkRow:
 
 
 async def _read(store: Store, network_id: str) -> NetworkRow | None:
-    async with store.read() as session:
+    async with store.read() as conn:
         return await fetch_one(
-            session, NetworkRow, select(NetworkRow).where(NetworkRow.id == network_id)
+            conn, NetworkRow, select(NetworkRow).where(NetworkRow.id == network_id)
         )
 
 
@@ -53,7 +53,7 @@ async def test_a_change_is_written_with_its_event(store: Store) -> None:
     added = await _network(store)
     async with store.write() as tx:
         row = await fetch_one(
-            tx.session, NetworkRow, select(NetworkRow).where(NetworkRow.id == added.id)
+            tx.connection, NetworkRow, select(NetworkRow).where(NetworkRow.id == added.id)
         )
         assert row is not None and row is not added
         row.name, row.generation = "green", 2
@@ -62,10 +62,8 @@ async def test_a_change_is_written_with_its_event(store: Store) -> None:
     assert stored is not None
     assert (stored.name, stored.generation, stored.revision) == ("green", 2, revision)
     assert stored.create_revision == added.revision < revision
-    async with store.read() as session:
-        kinds = (
-            await session.execute(select(EventRow.event_kind).order_by(EventRow.revision))
-        ).all()
+    async with store.read() as conn:
+        kinds = (await conn.execute(select(EventRow.event_kind).order_by(EventRow.revision))).all()
     assert [k for (k,) in kinds] == ["ADDED", "MODIFIED"]
 
 
@@ -73,25 +71,12 @@ async def test_setting_an_attribute_writes_nothing(store: Store) -> None:
     added = await _network(store)
     async with store.write() as tx:
         row = await fetch_one(
-            tx.session, NetworkRow, select(NetworkRow).where(NetworkRow.id == added.id)
+            tx.connection, NetworkRow, select(NetworkRow).where(NetworkRow.id == added.id)
         )
         assert row is not None
         row.name = "never recorded"
     stored = await _read(store, added.id)
     assert stored is not None and stored.name == "blue"
-
-
-async def test_a_row_a_session_tracks_is_refused_and_nothing_is_written(store: Store) -> None:
-    added = await _network(store)
-    with pytest.raises(TypeError, match="belongs to a session"):
-        async with store.write() as tx:
-            tracked = await tx.session.get(NetworkRow, added.id)
-            assert tracked is not None
-            tracked.name = "twice"
-            await tx.record(tracked, EventKind.MODIFIED)
-    stored = await _read(store, added.id)
-    assert stored is not None and (stored.name, stored.revision) == ("blue", added.revision)
-    assert await store.head_revision() == added.revision
 
 
 async def test_outbox_entries_are_written_before_the_next_outbox_statement(store: Store) -> None:
@@ -110,8 +95,8 @@ async def test_outbox_entries_are_written_before_the_next_outbox_statement(store
         # The entry enqueued above is in the database when the drop runs, so it goes too.
         await tx.drop_outbox("sim", network.id)
         count = select(func.count()).select_from(OutboxRow)
-        assert (await (await tx.connection()).execute(count)).scalar_one() == 1
-    async with store.read() as session:
-        ids = (await session.execute(select(OutboxRow.id, OutboxRow.shard_key))).all()
+        assert (await tx.connection.execute(count)).scalar_one() == 1
+    async with store.read() as conn:
+        ids = (await conn.execute(select(OutboxRow.id, OutboxRow.shard_key))).all()
     assert [tuple(r) for r in ids] == [(kept.id, "other-key")]
     assert len(heard) == 1 and kept.id in heard[0] and all(i > 0 for i in heard[0])
