@@ -31,9 +31,15 @@ from pathlib import Path
 from bench import stack
 from bench.stack import Client, running_stack
 
-# Leaf-frame files are summed under the first of these names their path contains.
+# Leaf-frame files are summed under the first of these names that a directory of their
+# path starts with (quantum_grpc/ is ours, not grpc's).
 PACKAGES = ("sqlalchemy", "psycopg", "grpc", "asyncio", "protobuf", "quantum")
 _FRAME = re.compile(r"^(?P<name>.+) \((?P<file>[^:()]*):\d+\)$")
+
+
+def _package(path: str) -> str:
+    directories = path.split("/")[:-1]
+    return next((p for p in PACKAGES if any(d.startswith(p) for d in directories)), "other")
 
 
 def summarise(raw: str, top: int = 20) -> dict[str, list[tuple[str, float]]]:
@@ -51,7 +57,7 @@ def summarise(raw: str, top: int = 20) -> dict[str, list[tuple[str, float]]]:
         frames = [_FRAME.match(frame) for frame in stack_text.split(";")]
         leaf = frames[-1]
         leaf_file = leaf["file"] if leaf else ""
-        packages[next((p for p in PACKAGES if p in leaf_file), "other")] += count
+        packages[_package(leaf_file)] += count
         seen = {
             f"{m['name']} ({m['file'].split('quantum_grpc/')[-1]})"
             for m in frames

@@ -11,16 +11,26 @@ RAW = "\n".join(
         f"{MAIN};{GET};execute (/v/sqlalchemy/orm/session.py:9) 6",
         f"{MAIN};_run_once (/p/asyncio/base_events.py:1) 3",
         f"{MAIN};{GET};send (/v/grpc/_cython/x.py:2) 1",
+        f"{MAIN};{GET};port_to_proto (/x/quantum_grpc/convert.py:69) 2",
+        f"{MAIN};{GET};wait (/p/asyncio/tasks.py:427) 1",
+        f"{MAIN};{GET};<lambda> (<string>:1) 1",
     ]
 )
 
 
 def test_shares_are_by_leaf_package_and_by_our_functions_on_the_stack() -> None:
     found = summarise(RAW)
-    assert found["packages"] == [("sqlalchemy", 60.0), ("asyncio", 30.0), ("grpc", 10.0)]
+    # Our own quantum_grpc/ frames are ours, not grpc's.
+    assert found["packages"] == [
+        ("sqlalchemy", 42.9),
+        ("asyncio", 28.6),
+        ("quantum", 14.3),
+        ("grpc", 7.1),
+        ("other", 7.1),
+    ]
     ours = dict(found["ours"])
     assert ours["<module> (__main__.py)"] == 100.0
-    assert ours["get_port (service/ports.py)"] == 70.0
+    assert ours["get_port (service/ports.py)"] == 78.6
 
 
 def test_nothing_sampled_is_no_shares() -> None:
