@@ -212,14 +212,18 @@ async def running_stack(
         sim_address = f"127.0.0.1:{await _wait_port_file(port_file, sim, sim_log)}"
         for attempt in range(1, CORE_START_ATTEMPTS + 1):
             address, internal_address = (f"127.0.0.1:{p}" for p in free_ports(2))
+            logged = core_log.stat().st_size if core_log.exists() else 0
             core = _spawn_core(address, internal_address, sim_address, workdir, database_url)
             try:
                 await _wait_serving(address, core, core_log)
                 break
             except RuntimeError:
-                # Another process took a port between our check and the core's bind (the
-                # core says "is in use" and exits): start it again on others.
-                taken = "is in use" in _log_text(core_log)
+                # Another process took a port between our check and the core's bind (this
+                # attempt's core says so and exits): start it again on others. (Not a
+                # database another core holds, which says "is in use" too.)
+                with core_log.open("rb") as log:
+                    log.seek(logged)
+                    taken = b"is in use: stop what listens there" in log.read()
                 if not taken or attempt == CORE_START_ATTEMPTS:
                     raise
                 await asyncio.to_thread(children.stop, core)
