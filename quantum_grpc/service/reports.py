@@ -79,11 +79,11 @@ class Tally:
         self.rejected += other.rejected
 
 
-# The resources a back-end reports about, by kind.
-_MODELS: dict[int, type[NetworkRow] | type[PortRow]] = {
-    rs.RESOURCE_KIND_NETWORK: NetworkRow,
-    rs.RESOURCE_KIND_PORT: PortRow,
-}
+# The kinds of resource a back-end reports about.
+_KINDS = frozenset({rs.RESOURCE_KIND_NETWORK, rs.RESOURCE_KIND_PORT})
+
+# Rows of a report's resources, by (kind, id), read in the transaction applying them.
+Loaded = dict[tuple[int, str], NetworkRow | PortRow]
 
 # statuses[17].link_status -> statuses.link_status: one log reason per field, not per entry.
 _INDEX = re.compile(r"\[\d+\]")
@@ -119,18 +119,26 @@ async def receive_report(
 
 async def check_owner(
     conn: AsyncConnection, backend: str, statuses: Sequence[rs.ResourceStatus]
-) -> None:
+) -> Loaded:
     """Refuse the whole report if any entry is about another back-end's resource: a
     back-end that does so is misconfigured or hostile, and none of its report is taken.
-    (A resource's back-end never changes, so checking before applying is safe.)"""
-    owners: dict[tuple[int, str], str] = {}
-    for kind, model in _MODELS.items():
-        ids = {s.resource_id for s in statuses if s.kind == kind}
-        if ids:
-            found = await conn.execute(select(model.id, model.backend).where(model.id.in_(ids)))
-            owners.update(((kind, row_id), owner) for row_id, owner in found.all())
+    (A resource's back-end never changes, so checking before applying is safe.)
+
+    The rows are read whole and returned by (kind, id): applying the first chunk, in the
+    same transaction, changes them instead of reading each again."""
+    loaded: Loaded = {}
+    networks = {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_NETWORK}
+    if networks:
+        query = select(NetworkRow).where(NetworkRow.id.in_(networks))
+        for network in await fetch_all(conn, NetworkRow, query):
+            loaded[rs.RESOURCE_KIND_NETWORK, network.id] = network
+    ports = {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_PORT}
+    if ports:
+        for port in await fetch_all(conn, PortRow, select(PortRow).where(PortRow.id.in_(ports))):
+            loaded[rs.RESOURCE_KIND_PORT, port.id] = port
     for index, status in enumerate(statuses):
-        owner = owners.get((status.kind, status.resource_id), backend)
+        row = loaded.get((status.kind, status.resource_id))
+        owner = backend if row is None else row.backend
         if owner != backend:
             limited.warning(
                 f"{backend}/report/not-owner",
@@ -144,6 +152,7 @@ async def check_owner(
                 f"statuses[{index}] is about a resource back-end {backend!r} does not own",
                 field=f"statuses[{index}].resource_id",
             )
+    return loaded
 
 
 async def apply_report(
@@ -156,10 +165,11 @@ async def apply_report(
     tally = Tally()
     for chunk in chunks(statuses):
         async with store.write() as tx:
+            loaded = None
             if owner_check:
-                await check_owner(tx.connection, backend, statuses)
+                loaded = await check_owner(tx.connection, backend, statuses)
                 owner_check = False
-            tally.merge(await apply_statuses(tx, backend, chunk))
+            tally.merge(await apply_statuses(tx, backend, chunk, loaded))
     return tally
 
 
@@ -199,11 +209,20 @@ def listing_entries(backend: str, statuses: Sequence[rs.ResourceStatus]) -> list
     return taken
 
 
-async def apply_statuses(tx: Tx, backend: str, statuses: Iterable[rs.ResourceStatus]) -> Tally:
-    """Apply a batch of reports from ``backend`` in order, inside ``tx``."""
+async def apply_statuses(
+    tx: Tx, backend: str, statuses: Iterable[rs.ResourceStatus], loaded: Loaded | None = None
+) -> Tally:
+    """Apply a batch of reports from ``backend`` in order, inside ``tx``; a resource in
+    ``loaded`` (read in ``tx``) is not read again."""
     tally = Tally()
     for status in statuses:
-        tally.add(await apply_status(tx, backend, status))
+        row = None if loaded is None else loaded.get((status.kind, status.resource_id))
+        if row is None:
+            tally.add(await apply_status(tx, backend, status))
+        else:
+            # Changed in place by an earlier entry about it, or deleted by one.
+            found = None if row.id in tx.gone else row
+            tally.add(await apply_to(tx, backend, status, found))
     return tally
 
 
@@ -217,7 +236,7 @@ async def apply_to(
 ) -> Outcome:
     """Apply one report from ``backend`` to ``row``, the resource it is about as this
     transaction read it (None: there is none); ``row`` is changed to match."""
-    if status.kind not in _MODELS:
+    if status.kind not in _KINDS:
         return _reject(backend, status, "unknown resource kind")
     if status.state == rs.OBSERVED_STATE_UNSPECIFIED:
         return _reject(backend, status, "no observed state")

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from quantum_api.plugin.v1 import backend_pb2
+from quantum_api.plugin.v1 import backend_pb2, resource_status_pb2 as rs
+from quantum_api.v1 import port_pb2
 from quantum_grpc.convert import network_change, snapshot_of
+from quantum_grpc.service.reports import apply_report
 from quantum_grpc.store.engine import create_engine, is_sqlite, upgrade
-from quantum_grpc.store.models import EventRow, NetworkRow, OutboxRow
-from quantum_grpc.store.rows import fetch_one
+from quantum_grpc.store.models import EventRow, NetworkRow, OutboxRow, PortRow
+from quantum_grpc.store.rows import fetch_by_id, fetch_one
 from quantum_grpc.store.store import EventKind, Store
 
 
@@ -100,3 +102,57 @@ async def test_outbox_entries_are_written_before_the_next_outbox_statement(store
         ids = (await conn.execute(select(OutboxRow.id, OutboxRow.shard_key))).all()
     assert [tuple(r) for r in ids] == [(kept.id, "other-key")]
     assert len(heard) == 1 and kept.id in heard[0] and all(i > 0 for i in heard[0])
+
+
+async def test_a_report_sees_what_its_earlier_entries_did(store: Store) -> None:
+    """The report's rows are read once, with its ownership check: a later entry about the
+    same resource sees the earlier entry's change, and an entry about a port the network's
+    deletion took sees none."""
+    network = await _network(store)
+    port = PortRow.new(
+        tenant_id="t1",
+        network_id=network.id,
+        backend="sim",
+        admin_state_up=True,
+        status="PROVISIONING",
+        link_status="DOWN",
+        link_status_reason="no attachment",
+        create_confirmed=False,
+        failed=False,
+    )
+    async with store.write() as tx:
+        await tx.record(port, EventKind.ADDED)
+    port_ready = rs.ResourceStatus(
+        kind=rs.RESOURCE_KIND_PORT,
+        resource_id=port.id,
+        generation=1,
+        state=rs.OBSERVED_STATE_READY,
+        link_status=port_pb2.LINK_STATUS_DOWN,
+        link_status_reason="cable",
+    )
+    port_failed = rs.ResourceStatus(
+        kind=rs.RESOURCE_KIND_PORT, resource_id=port.id, generation=1, state=rs.OBSERVED_STATE_ERROR
+    )
+    tally = await apply_report(store, "sim", [port_ready, port_failed], owner_check=True)
+    assert (tally.applied, tally.ignored, tally.rejected) == (2, 0, 0)
+    async with store.read() as conn:
+        stored = await fetch_by_id(conn, PortRow, port.id)
+    # The second entry started from the first one's outcome: confirmed, then failed.
+    assert stored is not None and (stored.create_confirmed, stored.status) == (True, "ERROR")
+
+    async with store.write() as tx:
+        deleting = await fetch_by_id(tx.connection, NetworkRow, network.id)
+        assert deleting is not None
+        deleting.deleting, deleting.generation = True, 2
+        await tx.record(deleting, EventKind.MODIFIED)
+    network_gone = rs.ResourceStatus(
+        kind=rs.RESOURCE_KIND_NETWORK,
+        resource_id=network.id,
+        generation=2,
+        state=rs.OBSERVED_STATE_DELETED,
+    )
+    tally = await apply_report(store, "sim", [network_gone, port_ready], owner_check=True)
+    assert (tally.applied, tally.ignored, tally.rejected) == (1, 1, 0)
+    async with store.read() as conn:
+        assert await fetch_by_id(conn, PortRow, port.id) is None
+        assert await fetch_by_id(conn, NetworkRow, network.id) is None
