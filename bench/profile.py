@@ -37,6 +37,9 @@ PACKAGES = ("sqlalchemy", "psycopg", "grpc", "asyncio", "protobuf", "quantum")
 _FRAME = re.compile(r"^(?P<name>.+) \((?P<file>[^:()]*):\d+\)$")
 
 
+C_CALLBACKS = "loop callbacks in C (grpc Cython)"
+
+
 def _package(path: str) -> str:
     directories = path.split("/")[:-1]
     return next((p for p in PACKAGES if any(d.startswith(p) for d in directories)), "other")
@@ -57,7 +60,11 @@ def summarise(raw: str, top: int = 20) -> dict[str, list[tuple[str, float]]]:
         frames = [_FRAME.match(frame) for frame in stack_text.split(";")]
         leaf = frames[-1]
         leaf_file = leaf["file"] if leaf else ""
-        packages[_package(leaf_file)] += count
+        # The loop running a callback with no Python frame of its own: grpc.aio's Cython
+        # (its call machinery, and the C-core calls it makes with the GIL held, sendmsg
+        # among them) or asyncio's C tasks, not asyncio's Python code.
+        in_c = leaf is not None and leaf["name"] == "Handle._run"
+        packages[C_CALLBACKS if in_c else _package(leaf_file)] += count
         seen = {
             f"{m['name']} ({m['file'].split('quantum_grpc/')[-1]})"
             for m in frames
