@@ -6,10 +6,11 @@ with py-spy, summed by package.
     .venv/bin/python -m bench.profile create --database-url postgresql://...
 
 Starts a ``sync`` sim and a core (``bench.stack``), runs the operation in a loop from one
-client for ``--seconds``, and meanwhile records the core with
-``py-spy record --gil -r 200 --format raw`` (only samples where the core's thread holds
-the GIL: what bounds it). Prints the rate, the core's CPU per operation, the share of GIL
-samples per package of the leaf frame (sqlalchemy, grpc, asyncio, psycopg, ...), and the
+client (``--clients N``: N at once, each on its own channel) for ``--seconds``, and
+meanwhile records the core with ``py-spy record --gil -r 200 --format raw`` (only samples
+where the core's thread holds the GIL: what bounds it). Prints the rate, the core's CPU
+per operation, the share of GIL samples per package of the leaf frame (sqlalchemy, grpc,
+asyncio, psycopg, ...; the loop running a C callback, grpc.aio's Cython mostly, apart), and the
 share of the quantum_grpc functions on the stack (inclusive). ``--keep FILE`` keeps the
 raw samples (for flamegraph tools). The figures of bench/README.md's "What bounds each
 target now" come from it.
@@ -81,10 +82,10 @@ def summarise(raw: str, top: int = 20) -> dict[str, list[tuple[str, float]]]:
     return {"packages": shares(packages), "ours": shares(ours)}
 
 
-async def _loop(operation: str, client: Client, seconds: float) -> int:
+async def _loop(operation: str, client: Client, seconds: float, index: int) -> int:
     network = await client.create_network("profile")
     await client.wait_for_status("network", network.id, "AVAILABLE", timeout=30)
-    port = await client.active_port(network.id, "vif-profile")
+    port = await client.active_port(network.id, f"vif-profile-{index}")
     generation = port.generation
     done, up = 0, False
     deadline = time.monotonic() + seconds
@@ -103,7 +104,7 @@ async def _loop(operation: str, client: Client, seconds: float) -> int:
 async def run(args: argparse.Namespace, workdir: Path, raw_file: Path) -> str:
     """Start the stack and loop the operation under py-spy; the rate and CPU line."""
     async with running_stack(workdir, "sync", database_url=args.database_url) as running:
-        client = Client(running, "bench-profile")
+        clients = [Client(running, "bench-profile") for _ in range(args.clients)]
         try:
             spy = await asyncio.create_subprocess_exec(
                 *(args.py_spy, "record", "--gil", "-r", "200", "--format", "raw"),
@@ -114,12 +115,17 @@ async def run(args: argparse.Namespace, workdir: Path, raw_file: Path) -> str:
             )
             cpu_before = stack.cpu_seconds(running.core_pid)
             began = time.monotonic()
-            done = await _loop(args.operation, client, args.seconds)
+            loops = (
+                _loop(args.operation, client, args.seconds, index)
+                for index, client in enumerate(clients)
+            )
+            done = sum(await asyncio.gather(*loops))
             wall = time.monotonic() - began
             cpu = stack.cpu_seconds(running.core_pid) - cpu_before
             await spy.wait()
         finally:
-            await client.close()
+            for client in clients:
+                await client.close()
     return f"{args.operation}: {done / wall:.1f}/s, core CPU {cpu * 1000 / done:.2f} ms each"
 
 
@@ -139,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("operation", choices=("create", "get", "report"))
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--clients", type=int, default=1, help="clients looping at once, each on its own channel"
+    )
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     parser.add_argument("--keep", type=Path, help="keep py-spy's raw samples here")
     parser.add_argument(
