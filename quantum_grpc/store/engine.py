@@ -79,7 +79,7 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
 
     A ping finds a connection the server dropped (a restart, a cut link) before a call
     uses it, but SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per
-    session, two to four per create (bench/README.md, "Issue 14"). A connection handed
+    checkout, two to four per create (bench/README.md, "Issue 14"). A connection handed
     back a moment ago is alive unless the server closed it meanwhile (a restart, an
     administrator's pg_terminate_backend), and then its socket reads as ready (the close,
     or the server's farewell): that costs a poll, not a round trip. Only a link cut

@@ -570,7 +570,8 @@ class Store:
                     await asyncio.wait_for(self._shielded(conn.invalidate()), timeout)
             self._open.discard(conn)
         await self.engine.dispose()
-        # A connection whose opening was cancelled half-way belongs to no pool and no
-        # session, yet its socket stays open until it is garbage-collected: collect the
-        # young generations now (a full one per stop costs ~50 ms with a large heap).
+        # A database connection whose opening was cancelled half-way belongs to no pool
+        # and to none of ours, yet its socket stays open until it is garbage-collected:
+        # collect the young generations now (a full one per stop costs ~50 ms with a
+        # large heap).
         gc.collect(1)
