@@ -2,7 +2,7 @@
 with py-spy, summed by package.
 
     .venv/bin/pip install py-spy                       # not a dependency of the project
-    .venv/bin/python -m bench.profile create           # or: get, report
+    .venv/bin/python -m bench.profile create           # or: get, report, check
     .venv/bin/python -m bench.profile create --database-url postgresql://...
 
 Starts a ``sync`` sim and a core (``bench.stack``), runs the operation in a loop from one
@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import stack
 from bench.stack import Client, running_stack
@@ -88,9 +90,12 @@ async def _loop(operation: str, client: Client, seconds: float, index: int) -> i
     port = await client.active_port(network.id, f"vif-profile-{index}")
     generation = port.generation
     done, up = 0, False
+    check = health_pb2_grpc.HealthStub(client.channel).Check
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if operation == "create":
+        if operation == "check":
+            await check(health_pb2.HealthCheckRequest())
+        elif operation == "create":
             await client.create_port(network.id)
         elif operation == "get":
             await client.get_port(port.id)
@@ -143,7 +148,8 @@ def _report(rate: str, raw: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m bench.profile``."""
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("operation", choices=("create", "get", "report"))
+    # check: a health Check, the floor of any call (the same server and interceptors).
+    parser.add_argument("operation", choices=("create", "get", "report", "check"))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--clients", type=int, default=1, help="clients looping at once, each on its own channel"
