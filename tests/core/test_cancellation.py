@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -39,14 +39,20 @@ def _application_name(url: str) -> str:
     return url.split("application_name=", 1)[1].split("&", 1)[0]
 
 
-@contextlib.contextmanager
-def counter_locked(url: str) -> Iterator[None]:
-    """Hold the revision counter's row lock: every write transaction waits inside itself."""
+@contextlib.asynccontextmanager
+async def counter_locked(url: str) -> AsyncIterator[None]:
+    """Hold the revision counter's row lock: every write transaction waits inside itself.
+
+    The lock is taken off the event loop's thread: the core serves on this loop, and a
+    transaction of its own that holds the lock (the dispatch of a write that got in before
+    its cancellation did) must be able to finish, or the lock is never granted."""
     admin = admin_connection()
     try:
         admin.execute("SET search_path TO " + url.split("search_path%3D", 1)[1])
         admin.execute("BEGIN")
-        admin.execute("SELECT value FROM revision_counter WHERE id = 1 FOR UPDATE")
+        await asyncio.to_thread(
+            admin.execute, "SELECT value FROM revision_counter WHERE id = 1 FOR UPDATE"
+        )
         yield
     finally:
         admin.execute("ROLLBACK")
@@ -97,7 +103,7 @@ async def test_cancelled_calls_leave_no_session_idle_in_transaction(
     api = stack.api
     await api.create_network("before")
     for _round in range(3):
-        with counter_locked(database_url):
+        async with counter_locked(database_url):
             writes = _start_writes(api, WRITERS)
             # A watch's snapshot and a list read alongside, cancelled the same way.
             watch = api.stubs.watch.WatchStatus(
@@ -127,7 +133,7 @@ async def test_calls_deadlined_mid_write_roll_back_and_writes_go_on(
 ) -> None:
     stack = await stack_factory("sync")
     api = stack.api
-    with counter_locked(database_url):
+    async with counter_locked(database_url):
         calls = [
             api.networks.CreateNetwork(
                 net_pb.CreateNetworkRequest(name=f"late-{i}"), metadata=api.md, timeout=0.2 + i / 50
@@ -152,7 +158,7 @@ async def test_stopping_the_core_mid_write_leaves_no_session_behind(
     stack = await stack_factory("sync")
     api = stack.api
     await api.create_network("before")
-    with counter_locked(database_url):
+    async with counter_locked(database_url):
         writes = _start_writes(api, WRITERS)
         await eventually(lambda: _sessions(database_url), lambda s: _waiting(s) >= WRITERS // 2)
         stopping = asyncio.ensure_future(stack.app.stop(0))
