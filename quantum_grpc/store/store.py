@@ -79,6 +79,10 @@ def _locate(row: Resource) -> tuple[ResourceKind, str]:
     return ResourceKind.ATTACHMENT, row.network_id
 
 
+class StaleRow(RuntimeError):
+    """A row recorded from a copy older than what its transaction already wrote of it."""
+
+
 class Tx:
     """One write transaction; see the module docstring."""
 
@@ -93,6 +97,8 @@ class Tx:
         self._unwritten: list[OutboxRow] = []
         # Resources this transaction deleted, by id.
         self.gone: set[str] = set()
+        # The revision each row was last recorded at here: a stale copy must not be written.
+        self._recorded: dict[tuple[type, str], int] = {}
         # The events this transaction appended, in revision order: handed to the event
         # listeners in memory after commit (the watch hub reads the log only to catch up).
         self.events: list[EventRow] = []
@@ -125,8 +131,17 @@ class Tx:
         revision.
 
         ``row`` is a detached row (store/rows.py): ADDED inserts it, MODIFIED writes every
-        column of it, DELETED deletes it after its last snapshot is taken.
+        column of it, DELETED deletes it after its last snapshot is taken. A copy read
+        before this transaction last recorded the same row is refused: written, it would
+        undo that change (docs/architecture.md, "Rows").
         """
+        key = (type(row), row.id)
+        newest = self._recorded.get(key)
+        if newest is not None and (row.revision or 0) < newest:
+            raise StaleRow(
+                f"{type(row).__name__} {row.id} was read at revision {row.revision} but this "
+                f"transaction already recorded it at {newest}: change the copy it recorded"
+            )
         revision = await self._next_revision()
         stamp = now()
         row.revision = revision
@@ -158,6 +173,7 @@ class Tx:
             values["row_id"] = values.pop("id")
             await connection.execute(writes.update, values)
         await connection.execute(_APPEND_EVENT, fields)
+        self._recorded[key] = revision
         # The row handed to the listeners is never attached.
         self.events.append(build(EventRow, fields))
         return revision

@@ -20,7 +20,7 @@ from quantum_grpc.service.reports import apply_report
 from quantum_grpc.store.engine import create_engine, is_sqlite, upgrade
 from quantum_grpc.store.models import EventRow, NetworkRow, OutboxRow, PortRow
 from quantum_grpc.store.rows import fetch_by_id, fetch_one
-from quantum_grpc.store.store import EventKind, Store
+from quantum_grpc.store.store import EventKind, StaleRow, Store
 
 
 @pytest.fixture
@@ -156,3 +156,32 @@ async def test_a_report_sees_what_its_earlier_entries_did(store: Store) -> None:
     async with store.read() as conn:
         assert await fetch_by_id(conn, PortRow, port.id) is None
         assert await fetch_by_id(conn, NetworkRow, network.id) is None
+
+
+async def test_a_stale_copy_of_a_row_is_refused_and_nothing_is_written(store: Store) -> None:
+    """Two reads of one row give two objects: writing the older after the newer was
+    recorded would undo that change without a word, so the transaction refuses it."""
+    added = await _network(store)
+    with pytest.raises(StaleRow, match="already recorded it"):
+        async with store.write() as tx:
+            first = await fetch_by_id(tx.connection, NetworkRow, added.id)
+            second = await fetch_by_id(tx.connection, NetworkRow, added.id)
+            assert first is not None and second is not None
+            first.name = "green"
+            await tx.record(first, EventKind.MODIFIED)
+            second.generation = 2
+            await tx.record(second, EventKind.MODIFIED)
+    stored = await _read(store, added.id)
+    assert stored is not None and (stored.name, stored.generation) == ("blue", 1)
+    # A copy read after the change was recorded is current: it is taken.
+    async with store.write() as tx:
+        first = await fetch_by_id(tx.connection, NetworkRow, added.id)
+        assert first is not None
+        first.name = "green"
+        await tx.record(first, EventKind.MODIFIED)
+        again = await fetch_by_id(tx.connection, NetworkRow, added.id)
+        assert again is not None and again.name == "green"
+        again.generation = 2
+        await tx.record(again, EventKind.MODIFIED)
+    stored = await _read(store, added.id)
+    assert stored is not None and (stored.name, stored.generation) == ("green", 2)
