@@ -83,7 +83,7 @@ class Tally:
 _KINDS = frozenset({rs.RESOURCE_KIND_NETWORK, rs.RESOURCE_KIND_PORT})
 
 # Rows of a report's resources, by (kind, id), read in the transaction applying them.
-Loaded = dict[tuple[int, str], NetworkRow | PortRow]
+Preloaded = dict[tuple[int, str], NetworkRow | PortRow]
 
 # statuses[17].link_status -> statuses.link_status: one log reason per field, not per entry.
 _INDEX = re.compile(r"\[\d+\]")
@@ -119,14 +119,14 @@ async def receive_report(
 
 async def check_owner(
     conn: AsyncConnection, backend: str, statuses: Sequence[rs.ResourceStatus]
-) -> Loaded:
+) -> Preloaded:
     """Refuse the whole report if any entry is about another back-end's resource: a
     back-end that does so is misconfigured or hostile, and none of its report is taken.
     (A resource's back-end never changes, so checking before applying is safe.)
 
     The rows are read whole and returned by (kind, id): applying the first chunk, in the
     same transaction, changes them instead of reading each again."""
-    loaded: Loaded = {}
+    loaded: Preloaded = {}
     networks = {s.resource_id for s in statuses if s.kind == rs.RESOURCE_KIND_NETWORK}
     if networks:
         query = select(NetworkRow).where(NetworkRow.id.in_(networks))
@@ -210,7 +210,7 @@ def listing_entries(backend: str, statuses: Sequence[rs.ResourceStatus]) -> list
 
 
 async def apply_statuses(
-    tx: Tx, backend: str, statuses: Iterable[rs.ResourceStatus], loaded: Loaded | None = None
+    tx: Tx, backend: str, statuses: Iterable[rs.ResourceStatus], loaded: Preloaded | None = None
 ) -> Tally:
     """Apply a batch of reports from ``backend`` in order, inside ``tx``; a resource in
     ``loaded`` (read in ``tx``) is not read again."""

@@ -7,6 +7,7 @@ generation a back-end confirmed. ``revision`` is the global revision of the last
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -82,8 +83,11 @@ class PageTokenKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
-def _column_keys(model: type) -> set[str]:
-    return set(cast(Table, model.__table__).columns.keys())  # type: ignore[attr-defined]
+@functools.cache
+def column_keys(model: type) -> tuple[str, ...]:
+    """The column names of ``model``, in table order (a select of the model yields them
+    so); every model's attribute is named as its column."""
+    return tuple(cast(Table, model.__table__).columns.keys())  # type: ignore[attr-defined]
 
 
 class _Resource:
@@ -97,7 +101,7 @@ class _Resource:
         event's snapshot is taken before that. A name that is not a column is refused, as
         the mapped constructor would.
         """
-        unknown = fields.keys() - _column_keys(cls)
+        unknown = fields.keys() - column_keys(cast(type, cls))
         if unknown:
             raise TypeError(f"{cls.__name__} has no column {', '.join(sorted(unknown))}")
         start: dict[str, Any] = {

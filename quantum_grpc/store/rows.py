@@ -15,6 +15,7 @@ function that changes a row passes that object on rather than reading it again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
@@ -29,27 +30,12 @@ from quantum_grpc.store.models import (
     OutboxRow,
     PortRow,
     build,
+    column_keys,
 )
 
 Loaded = TypeVar("Loaded", NetworkRow, PortRow, AttachmentRow, OutboxRow, EventRow)
 # The rows with an ``id`` key.
 Keyed = TypeVar("Keyed", NetworkRow, PortRow, AttachmentRow, OutboxRow)
-
-
-def _keys(model: type[Base]) -> tuple[str, ...]:
-    # Every model's attribute is named as its column (models.py names none apart).
-    return tuple(column.key for column in cast(Table, model.__table__).columns)
-
-
-_KEYS: dict[type[Base], tuple[str, ...]] = {}
-
-
-def keys_of(model: type[Base]) -> tuple[str, ...]:
-    """The column names of ``model``, in table order (a select of the model yields them so)."""
-    keys = _KEYS.get(model)
-    if keys is None:
-        keys = _KEYS[model] = _keys(model)
-    return keys
 
 
 async def fetch_one(
@@ -62,41 +48,42 @@ async def fetch_one(
     with ``params`` for its bound parameters."""
     result = await conn.execute(query, params)
     found = result.first()
-    return None if found is None else build(model, dict(zip(keys_of(model), found, strict=True)))
+    return (
+        None if found is None else build(model, dict(zip(column_keys(model), found, strict=True)))
+    )
 
 
-# A point read built once per model (plain, locked): building a select of a mapped class
-# and its comparison costs more than running it (a tenth of a GetPort's CPU), and a
-# statement built once keeps its cache key.
-_BY_ID: dict[type[Base], tuple[Select[Any], Select[Any]]] = {}
+# Built once per model: building a select of a mapped class and its comparison costs more
+# than running it (a tenth of a GetPort's CPU), and a statement built once keeps its cache
+# key.
+@functools.cache
+def _by_id(model: type[Keyed], lock: bool) -> Select[Any]:
+    query = select(model).where(model.id == bindparam("row_id"))
+    return query.with_for_update() if lock else query
 
 
 async def fetch_by_id(
     conn: AsyncConnection, model: type[Keyed], row_id: str | int, *, lock: bool = False
 ) -> Keyed | None:
     """The row of ``model`` with id ``row_id`` (read ``FOR UPDATE`` with ``lock``)."""
-    queries = _BY_ID.get(model)
-    if queries is None:
-        query = select(model).where(model.id == bindparam("row_id"))
-        queries = _BY_ID[model] = (query, query.with_for_update())
-    return await fetch_one(conn, model, queries[lock], {"row_id": row_id})
+    return await fetch_one(conn, model, _by_id(model, lock), {"row_id": row_id})
 
 
 async def fetch_all(conn: AsyncConnection, model: type[Loaded], query: Select[Any]) -> list[Loaded]:
     """Every row ``query`` (a ``select(model)``) finds, in its order."""
     result = await conn.execute(query)
-    keys = keys_of(model)
+    keys = column_keys(model)
     return [build(model, dict(zip(keys, found, strict=True))) for found in result.all()]
 
 
 def values_of(row: Base) -> dict[str, Any]:
     """The column values ``row`` holds (a column never set is left to its default)."""
     held = row.__dict__
-    return {key: held[key] for key in keys_of(type(row)) if key in held}
+    return {key: held[key] for key in column_keys(type(row)) if key in held}
 
 
 class Statements:
-    """The Core statements that write one table's rows, built once."""
+    """The Core statements that write one table's rows."""
 
     def __init__(self, model: type[Base]) -> None:
         table = cast(Table, model.__table__)
@@ -106,12 +93,7 @@ class Statements:
         self.delete = delete(table).where(table.c.id == bindparam("row_id"))
 
 
-_STATEMENTS: dict[type[Base], Statements] = {}
-
-
+@functools.cache
 def statements_of(model: type[Base]) -> Statements:
-    """The write statements of ``model``'s table."""
-    found = _STATEMENTS.get(model)
-    if found is None:
-        found = _STATEMENTS[model] = Statements(model)
-    return found
+    """The write statements of ``model``'s table, built once."""
+    return Statements(model)

@@ -208,8 +208,6 @@ class Tx:
 
     async def write_outbox(self) -> None:
         """Insert the entries enqueued since the last call, in order; each learns its id."""
-        if not self._unwritten:
-            return
         for entry in self._unwritten:
             result = await self.connection.execute(_INSERT_OUTBOX, values_of(entry))
             (entry.id,) = cast(Any, result.inserted_primary_key)
@@ -364,8 +362,7 @@ class Store:
                     if committed is not None:
                         committed()
             finally:
-                # Closing rolls back whatever is uncommitted and keeps loaded rows usable
-                # (an explicit rollback would expire them).
+                # Closing rolls back whatever is uncommitted and gives the connection back.
                 await conn.close()
         except BaseException:
             # One the close did end (the commit failed, its rollback did not, as on a full
